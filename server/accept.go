@@ -1,0 +1,113 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/sockpool/sockpool/pool"
+)
+
+// Accept back-off bounds, as in net/http: a temporary error (out of file
+// descriptors, say) must not turn the accept loop into a busy spin.
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+)
+
+// acceptLoop accepts connections on ln and hands each to the engine.
+func (s *Server) acceptLoop(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		// Under Block, wait for a connection slot before accepting, so that
+		// excess clients queue in the kernel's backlog, not in our memory.
+		if s.Overflow == pool.Block {
+			select {
+			case s.slots <- struct{}{}:
+			case <-s.done:
+				return ErrServerClosed
+			}
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.Overflow == pool.Block {
+				<-s.slots
+			}
+			if s.inShutdown.Load() {
+				return ErrServerClosed
+			}
+			if !isTemporary(err) {
+				return err
+			}
+			s.stats.acceptErrors.Add(1)
+			delay = max(minAcceptDelay, min(2*delay, maxAcceptDelay))
+			s.log.Warn("accept error; retrying", "addr", ln.Addr().String(), "err", err, "delay", delay)
+			select {
+			case <-time.After(delay):
+			case <-s.done:
+				return ErrServerClosed
+			}
+			continue
+		}
+		delay = 0
+		if s.Overflow == pool.Reject {
+			select {
+			case s.slots <- struct{}{}:
+			default:
+				s.reject(nc, "max conns")
+				continue
+			}
+		}
+		if err := s.start(nc); err != nil {
+			if errors.Is(err, ErrServerClosed) {
+				return err
+			}
+		}
+	}
+}
+
+// start registers a new connection and submits it to the pool. It owns nc
+// and the connection slot taken for it.
+func (s *Server) start(nc net.Conn) error {
+	c := newThreadedConn(s, nc)
+	if !s.trackConn(c) {
+		nc.Close()
+		<-s.slots
+		return ErrServerClosed
+	}
+	if err := s.pool.Submit(s.ctx, c.serve); err != nil {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		<-s.slots
+		if s.inShutdown.Load() {
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.reject(nc, "no free worker")
+		return err
+	}
+	s.stats.accepted.Add(1)
+	return nil
+}
+
+// reject closes a connection the server has no room for.
+func (s *Server) reject(nc net.Conn, why string) {
+	s.stats.rejected.Add(1)
+	s.log.Debug("connection rejected", "remote", nc.RemoteAddr().String(), "reason", why)
+	nc.Close()
+}
+
+// isTemporary reports whether an accept error is worth retrying after a
+// pause: resource exhaustion that frees up when connections close, and a peer
+// that went away between SYN and accept.
+func isTemporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

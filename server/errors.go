@@ -1,0 +1,57 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
+	// or Close, and given to OnClose for connections that Shutdown closed.
+	ErrServerClosed = errors.New("sockpool/server: Server closed")
+
+	// ErrConnClosed is returned by Conn.Write once the connection is closing
+	// or closed.
+	ErrConnClosed = errors.New("sockpool/server: connection closed")
+
+	// ErrHandlerPanic is wrapped by the error a connection closes with when
+	// its handler panicked. errors.As with *PanicError gives the details.
+	ErrHandlerPanic = errors.New("sockpool/server: handler panicked")
+
+	// ErrNoHandler is returned by Serve when the Server has no Handler.
+	ErrNoHandler = errors.New("sockpool/server: no Handler")
+
+	// ErrIdleTimeout closes a connection that moved no bytes in either
+	// direction for IdleTimeout. It is a net.Error whose Timeout is true.
+	ErrIdleTimeout error = &timeoutError{"idle timeout"}
+
+	// ErrReadTimeout closes a connection that sent nothing for ReadTimeout.
+	// It is a net.Error whose Timeout is true.
+	ErrReadTimeout error = &timeoutError{"read timeout"}
+
+	// ErrWriteTimeout closes a connection whose peer did not take written
+	// bytes within WriteTimeout. It is a net.Error whose Timeout is true.
+	ErrWriteTimeout error = &timeoutError{"write timeout"}
+)
+
+// timeoutError implements net.Error, so callers can test Timeout() as they do
+// for net package errors.
+type timeoutError struct{ what string }
+
+func (e *timeoutError) Error() string   { return "sockpool/server: " + e.what }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+
+// PanicError is the error a connection closes with when its handler panics.
+// It wraps ErrHandlerPanic.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the panicking goroutine's stack
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%v: %v", ErrHandlerPanic, e.Value)
+}
+
+// Unwrap returns ErrHandlerPanic.
+func (e *PanicError) Unwrap() error { return ErrHandlerPanic }

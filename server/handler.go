@@ -1,0 +1,84 @@
+package server
+
+import (
+	"crypto/tls"
+	"net"
+)
+
+// Conn is one client connection as a handler sees it. Every engine gives the
+// same Conn, so a handler does not know (or care) which engine runs it.
+//
+// All methods are safe to call from any goroutine.
+type Conn interface {
+	// ID returns a number that identifies the connection within its Server.
+	// IDs start at 1 and are not reused.
+	ID() uint64
+
+	// LocalAddr returns the local network address.
+	LocalAddr() net.Addr
+
+	// RemoteAddr returns the remote network address.
+	RemoteAddr() net.Addr
+
+	// Write writes p to the connection, in order with every other Write. The
+	// caller may reuse p as soon as Write returns: the bytes have been written
+	// to the socket or copied. Write returns ErrConnClosed once the connection
+	// is closing, and an error wrapping ErrWriteTimeout when the peer did not
+	// take the bytes within the Server's WriteTimeout (the connection is then
+	// closed).
+	Write(p []byte) (int, error)
+
+	// Close closes the connection after the output already written is
+	// flushed. It returns at once; the connection's OnClose runs when the
+	// close is complete. Writes after Close fail with ErrConnClosed. Close is
+	// idempotent.
+	Close() error
+
+	// SetContext stores per-connection user state.
+	SetContext(v any)
+
+	// Context returns the value last given to SetContext, or nil.
+	Context() any
+
+	// TLS returns the state of the TLS connection, or nil when the
+	// connection is not TLS.
+	TLS() *tls.ConnectionState
+}
+
+// Handler responds to data arriving on a connection.
+//
+// OnData is called with the bytes of one read, in the order they arrived, and
+// never concurrently for the same connection. The engine owns in: it is valid
+// only until OnData returns, so a handler that keeps bytes must copy them.
+// in carries no message boundaries; package frame cuts messages out of the
+// stream.
+//
+// A Handler may also implement OnOpen(Conn), called once before the first
+// OnData, and OnClose(Conn, error), called once after the connection is
+// closed, with nil when the peer or the handler closed it cleanly and the
+// reason otherwise (see the Err variables). A panic in any of them is
+// recovered: the connection is closed with an error wrapping ErrHandlerPanic,
+// the panic is counted in Stats and logged, and the server keeps serving the
+// other connections.
+type Handler interface {
+	OnData(c Conn, in []byte)
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(c Conn, in []byte)
+
+// OnData calls f(c, in).
+func (f HandlerFunc) OnData(c Conn, in []byte) { f(c, in) }
+
+// OpenHandler is implemented by handlers that want to know when a connection
+// opens. OnOpen runs before the connection's first OnData.
+type OpenHandler interface {
+	OnOpen(c Conn)
+}
+
+// CloseHandler is implemented by handlers that want to know when a connection
+// has closed. OnClose runs exactly once per connection, after its last
+// OnData; err is nil for a clean close.
+type CloseHandler interface {
+	OnClose(c Conn, err error)
+}

@@ -1,0 +1,372 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockpool/sockpool/bufs"
+	"github.com/sockpool/sockpool/pool"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultAddr           = "127.0.0.1:7000"
+	DefaultNetwork        = "tcp"
+	DefaultReadBufferSize = 16 << 10
+	DefaultMaxConns       = 10000
+)
+
+// lingerTimeout bounds how long a connection closed by the server (Close,
+// Shutdown) keeps reading and discarding after it has sent FIN. Closing a
+// socket with unread input makes the kernel send RST, which can destroy
+// replies the peer has not read yet; draining first lets them arrive.
+const lingerTimeout = time.Second
+
+// A Server accepts connections and runs a Handler for their data on the
+// chosen Engine. The zero value with a Handler is a working server; every
+// field is read when Serve (or ListenAndServe) is first called and must not
+// change afterwards.
+//
+// A Server may serve several listeners at once (Serve in several
+// goroutines). Once Shutdown or Close has been called it cannot be reused.
+type Server struct {
+	// Addr is the address ListenAndServe listens on. Default DefaultAddr
+	// (loopback only); a port of 0 picks a free port, which Addr reports.
+	Addr string
+
+	// Network is the network ListenAndServe listens on: "tcp", "tcp4",
+	// "tcp6" or "unix". Default "tcp".
+	Network string
+
+	// Handler is called for each connection's data. Required.
+	Handler Handler
+
+	// Engine selects how connections are run. Default Threaded.
+	Engine Engine
+
+	// ReadMode selects how the threaded engine reads. Default Netpoll.
+	ReadMode ReadMode
+
+	// ReadBufferSize is the size of the buffer each read fills, rounded up to
+	// a bufs size class. Default DefaultReadBufferSize (16 KiB). A larger
+	// buffer means fewer reads and handler calls for large messages.
+	ReadBufferSize int
+
+	// Workers bounds the pool of worker goroutines. In the threaded engine a
+	// worker serves one connection for its whole life, so Workers below
+	// MaxConns leaves accepted connections waiting for a worker (see
+	// Stats.Waiting). Default: MaxConns.
+	Workers int
+
+	// MaxConns is the most connections open at once. Default
+	// DefaultMaxConns. What happens to more depends on Overflow.
+	MaxConns int
+
+	// Overflow is what happens to a new connection when MaxConns connections
+	// are open or no worker is free. pool.Block (the default) stops
+	// accepting until one closes, so new clients wait in the kernel's listen
+	// backlog; pool.Reject accepts and closes the new connection at once and
+	// counts it in Stats.Rejected.
+	Overflow pool.Policy
+
+	// IdleTimeout closes a connection that has moved no bytes in either
+	// direction for this long. Zero means no timeout.
+	IdleTimeout time.Duration
+
+	// ReadTimeout closes a connection that has sent nothing for this long,
+	// even if the server is still writing to it. Zero means no timeout.
+	ReadTimeout time.Duration
+
+	// WriteTimeout closes a connection whose peer has not taken written bytes
+	// for this long (a client that never reads). Zero means no timeout.
+	WriteTimeout time.Duration
+
+	// Logger receives the server's structured logs (accept errors, panics).
+	// Nil means silent.
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	initErr  error
+	log      *slog.Logger
+	pool     *pool.Pool
+	slots    chan struct{} // one token per open connection, cap MaxConns
+	bufSize  int
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[liveConn]struct{}
+	firstAddr net.Addr
+	done      chan struct{} // closed when Shutdown or Close begins
+
+	// ctx is cancelled when Shutdown or Close begins; it ends the acceptor's
+	// wait for a worker.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	inShutdown atomic.Bool
+	nextID     atomic.Uint64
+	stats      counters
+}
+
+// init applies the defaults and builds the engine's shared state, once.
+func (s *Server) init() error {
+	s.initOnce.Do(func() {
+		if s.Handler == nil {
+			s.initErr = ErrNoHandler
+			return
+		}
+		if s.Engine != Threaded {
+			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.Engine)
+			return
+		}
+		if s.ReadMode != Netpoll {
+			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.ReadMode)
+			return
+		}
+		if s.ReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 {
+			s.initErr = errors.New("sockpool/server: ReadBufferSize, Workers and MaxConns must not be negative")
+			return
+		}
+		s.log = s.Logger
+		if s.log == nil {
+			s.log = slog.New(slog.DiscardHandler)
+		}
+		s.bufSize = s.ReadBufferSize
+		if s.bufSize == 0 {
+			s.bufSize = DefaultReadBufferSize
+		}
+		s.bufSize = bufs.ClassSize(s.bufSize)
+		maxConns := s.MaxConns
+		if maxConns == 0 {
+			maxConns = DefaultMaxConns
+		}
+		workers := s.Workers
+		if workers == 0 {
+			workers = maxConns
+		}
+		s.slots = make(chan struct{}, maxConns)
+		s.pool, s.initErr = pool.New(pool.Config{
+			Size:   workers,
+			Policy: s.Overflow,
+			Logger: s.log,
+		})
+		s.mu.Lock()
+		s.listeners = make(map[*net.Listener]struct{})
+		s.conns = make(map[liveConn]struct{})
+		s.done = make(chan struct{})
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.mu.Unlock()
+	})
+	return s.initErr
+}
+
+// ListenAndServe listens on Network and Addr and then calls Serve. It always
+// returns a non-nil error; after Shutdown or Close it is ErrServerClosed.
+func (s *Server) ListenAndServe() error {
+	if s.inShutdown.Load() {
+		return ErrServerClosed
+	}
+	network, addr := s.Network, s.Addr
+	if network == "" {
+		network = DefaultNetwork
+	}
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// ListenAddr returns the address of the first listener the server served on,
+// or nil before it listens. With a port of 0 in Addr it has the port picked.
+// (The field Addr is what to listen on; this is what was bound.)
+func (s *Server) ListenAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstAddr
+}
+
+// Serve accepts connections on ln and runs each on the server's engine until
+// Shutdown or Close. It may be called for several listeners at once. Serve
+// always returns a non-nil error and closes ln; after Shutdown or Close the
+// error is ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.init(); err != nil {
+		ln.Close()
+		return err
+	}
+	if !s.trackListener(&ln, true) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	defer s.trackListener(&ln, false)
+	defer ln.Close()
+	return s.acceptLoop(ln)
+}
+
+// trackListener adds or removes ln; adding fails once the server is closing.
+func (s *Server) trackListener(ln *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.listeners, ln)
+		return true
+	}
+	if s.inShutdown.Load() {
+		return false
+	}
+	if s.firstAddr == nil {
+		s.firstAddr = (*ln).Addr()
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+// trackConn registers c; it fails once the server is closing, so that
+// Shutdown never misses a connection accepted while it ran.
+func (s *Server) trackConn(c liveConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inShutdown.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// removeConn unregisters c and moves its byte counts into the totals.
+func (s *Server) removeConn(c liveConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	in, out := c.counts()
+	s.stats.bytesIn.Add(in)
+	s.stats.bytesOut.Add(out)
+	s.mu.Unlock()
+	s.stats.closed.Add(1)
+}
+
+// beginClose marks the server closing and closes its listeners. It reports
+// whether this call was the first.
+func (s *Server) beginClose() (first bool, err error) {
+	first = !s.inShutdown.Swap(true)
+	if s.init() != nil {
+		return first, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first {
+		close(s.done)
+		s.cancel()
+	}
+	for ln := range s.listeners {
+		if cerr := (*ln).Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
+	}
+	return first, err
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, lets every
+// running handler call return, flushes written output, closes each
+// connection (OnClose gets ErrServerClosed) and waits for them all. Input
+// that arrives after Shutdown began is not passed to the handler.
+//
+// If ctx ends first, Shutdown closes the remaining connections at once and
+// returns ctx.Err(). Serve returns ErrServerClosed as soon as Shutdown is
+// called.
+func (s *Server) Shutdown(ctx context.Context) error {
+	_, err := s.beginClose()
+	if s.init() != nil {
+		return err
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.stop(ErrServerClosed)
+	}
+	s.mu.Unlock()
+
+	// Poll, as net/http does: connections finish on their own goroutines and
+	// a poll with back-off costs nothing while they do.
+	wait := time.Millisecond
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for !s.drained() {
+		select {
+		case <-ctx.Done():
+			s.closeConns()
+			s.closePoolAsync()
+			return ctx.Err()
+		case <-timer.C:
+			wait = min(wait*2, 100*time.Millisecond)
+			timer.Reset(wait)
+		}
+	}
+	if perr := s.pool.Close(ctx); perr != nil && !errors.Is(perr, pool.ErrClosed) {
+		return perr
+	}
+	return err
+}
+
+// drained reports whether every Serve loop and connection has finished.
+func (s *Server) drained() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.listeners) == 0 && len(s.conns) == 0
+}
+
+// Close closes the listeners and every connection at once, without flushing.
+// It does not wait for running handler calls to return; use Shutdown for a
+// graceful stop. It returns the first error from closing a listener.
+func (s *Server) Close() error {
+	_, err := s.beginClose()
+	if s.init() != nil {
+		return err
+	}
+	s.closeConns()
+	s.closePoolAsync()
+	return err
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.abort(ErrServerClosed)
+	}
+}
+
+// closePoolAsync releases the pool once the last connection's worker has
+// returned, without making the caller wait for handlers that may never return.
+func (s *Server) closePoolAsync() {
+	go s.pool.Close(context.Background())
+}
+
+// liveConn is what the server needs of an engine's connection to track it.
+type liveConn interface {
+	// stop closes the connection gracefully: the handler call in progress
+	// returns, written output is flushed, then the connection closes.
+	stop(reason error)
+	// abort closes the connection at once.
+	abort(reason error)
+	// counts returns the bytes read and written so far.
+	counts() (in, out uint64)
+}
+
+// handlerPanic counts and logs a recovered handler panic and returns the
+// error the connection closes with.
+func (s *Server) handlerPanic(c Conn, v any) error {
+	s.stats.panics.Add(1)
+	err := &PanicError{Value: v, Stack: debug.Stack()}
+	s.log.Error("handler panicked; closing its connection", "conn", c.ID(), "remote", c.RemoteAddr().String(), "panic", v, "stack", string(err.Stack))
+	return err
+}

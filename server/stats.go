@@ -1,0 +1,72 @@
+package server
+
+import "sync/atomic"
+
+// Stats is a snapshot of a Server's counters. Counters only grow; Active,
+// Workers and Waiting are levels at the moment of the snapshot.
+type Stats struct {
+	Accepted uint64 // connections accepted and handed to the engine
+	Rejected uint64 // connections closed at once: MaxConns reached or no worker under the Reject policy
+	Closed   uint64 // connections that have finished (OnClose has run)
+	Active   int    // connections open now
+
+	BytesIn  uint64 // bytes read and passed to the handler
+	BytesOut uint64 // bytes written to connections
+
+	Panics       uint64 // handler panics (each closed its connection)
+	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout or WriteTimeout
+	AcceptErrors uint64 // temporary accept errors (for example EMFILE) backed off from
+
+	// Workers is the number of pool workers busy now. In the threaded engine
+	// a worker serves one connection for its life.
+	Workers int
+	// Waiting is the number of accepted connections waiting for a worker. A
+	// non-zero Waiting that persists means the pool is too small for the
+	// load: those clients get no reply at all.
+	Waiting int
+}
+
+// counters are the Server's running totals. Per-connection byte counts live
+// on the connection (one cache line per connection, not one shared by all)
+// and are added here when the connection closes.
+type counters struct {
+	accepted     atomic.Uint64
+	rejected     atomic.Uint64
+	closed       atomic.Uint64
+	bytesIn      atomic.Uint64
+	bytesOut     atomic.Uint64
+	panics       atomic.Uint64
+	timeouts     atomic.Uint64
+	acceptErrors atomic.Uint64
+}
+
+// Stats returns a snapshot of the server's counters. It is safe to call at any
+// time, from any goroutine.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Accepted:     s.stats.accepted.Load(),
+		Rejected:     s.stats.rejected.Load(),
+		Closed:       s.stats.closed.Load(),
+		Panics:       s.stats.panics.Load(),
+		Timeouts:     s.stats.timeouts.Load(),
+		AcceptErrors: s.stats.acceptErrors.Load(),
+	}
+	// Totals and live connections are read under the lock that removeConn
+	// holds while it moves a connection's bytes into the totals, so no byte is
+	// counted twice or missed.
+	s.mu.Lock()
+	st.BytesIn, st.BytesOut = s.stats.bytesIn.Load(), s.stats.bytesOut.Load()
+	st.Active = len(s.conns)
+	for c := range s.conns {
+		in, out := c.counts()
+		st.BytesIn += in
+		st.BytesOut += out
+	}
+	p := s.pool
+	s.mu.Unlock()
+	if p != nil {
+		ps := p.Stats()
+		st.Workers, st.Waiting = ps.Running, ps.Waiting
+	}
+	return st
+}

@@ -1,0 +1,317 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockpool/sockpool/bufs"
+)
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// threadedConn is a connection of the threaded engine. One pool worker runs
+// serve for the connection's whole life: it reads into its buffer and calls
+// the handler. Writes go straight to the socket from the calling goroutine,
+// so nothing is queued and a Write that returns has handed its bytes to the
+// kernel.
+type threadedConn struct {
+	srv  *Server
+	nc   net.Conn
+	id   uint64
+	user atomic.Pointer[any]
+
+	// wmu serializes writes (and their deadlines); it is held across the
+	// socket write, which is what lets p be reused once Write returns.
+	wmu sync.Mutex
+	// rmu orders arming a read deadline against stop's wake-up, so a stop
+	// that races the arming is never overwritten. Used only with timeouts.
+	rmu sync.Mutex
+
+	stopping atomic.Bool // stop reading: Close or Shutdown asked for it
+	wclosed  atomic.Bool // writes fail with ErrConnClosed
+
+	reasonMu sync.Mutex
+	reason   error
+	hasWhy   bool
+
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
+}
+
+func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
+	return &threadedConn{srv: s, nc: nc, id: s.nextID.Add(1)}
+}
+
+func (c *threadedConn) ID() uint64           { return c.id }
+func (c *threadedConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *threadedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *threadedConn) SetContext(v any)     { c.user.Store(&v) }
+
+func (c *threadedConn) Context() any {
+	if p := c.user.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (c *threadedConn) TLS() *tls.ConnectionState {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		return &st
+	}
+	return nil
+}
+
+func (c *threadedConn) counts() (in, out uint64) { return c.bytesIn.Load(), c.bytesOut.Load() }
+
+func (c *threadedConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wclosed.Load() {
+		return 0, ErrConnClosed
+	}
+	srv := c.srv
+	if srv.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(srv.WriteTimeout))
+	}
+	n, err := c.nc.Write(p)
+	c.bytesOut.Add(uint64(n))
+	if srv.IdleTimeout > 0 {
+		c.lastWrite.Store(time.Now().UnixNano())
+	}
+	if err != nil {
+		var ne net.Error
+		switch {
+		case c.wclosed.Load():
+			err = ErrConnClosed
+		case errors.As(err, &ne) && ne.Timeout():
+			srv.stats.timeouts.Add(1)
+			err = ErrWriteTimeout
+		}
+		c.abort(err)
+	}
+	return n, err
+}
+
+func (c *threadedConn) Close() error {
+	c.wclosed.Store(true)
+	c.stop(nil)
+	return nil
+}
+
+// setReason records why the connection closes; the first reason wins.
+func (c *threadedConn) setReason(err error) {
+	c.reasonMu.Lock()
+	if !c.hasWhy {
+		c.reason, c.hasWhy = err, true
+	}
+	c.reasonMu.Unlock()
+}
+
+func (c *threadedConn) closeReason() error {
+	c.reasonMu.Lock()
+	defer c.reasonMu.Unlock()
+	return c.reason
+}
+
+func (c *threadedConn) stop(reason error) {
+	c.setReason(reason)
+	if c.stopping.Swap(true) {
+		return
+	}
+	c.rmu.Lock()
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	c.rmu.Unlock()
+}
+
+func (c *threadedConn) abort(reason error) {
+	c.setReason(reason)
+	c.stopping.Store(true)
+	c.wclosed.Store(true)
+	c.nc.Close()
+}
+
+// closeKind says how the worker closes the socket when the read loop ends.
+type closeKind int
+
+const (
+	closeHard      closeKind = iota // close at once (error, timeout, panic)
+	closeClean                      // the peer sent EOF: flush writes, close
+	closeLingering                  // we chose to close: flush, FIN, drain, close
+)
+
+// serve runs the connection on its worker until it closes.
+func (c *threadedConn) serve() {
+	srv := c.srv
+	kind := closeHard
+	if oh, ok := srv.Handler.(OpenHandler); ok {
+		if err := c.guard(func() { oh.OnOpen(c) }); err != nil {
+			c.setReason(err)
+			c.finish(closeHard, nil)
+			return
+		}
+	}
+	buf := bufs.Get(srv.bufSize)
+	var err error
+	kind, err = c.readLoop(buf)
+	c.setReason(err)
+	c.finish(kind, buf)
+	bufs.Put(buf)
+}
+
+// readLoop reads and calls the handler until the connection must close, and
+// says how to close it and why.
+func (c *threadedConn) readLoop(buf []byte) (closeKind, error) {
+	srv := c.srv
+	h := srv.Handler
+	timeouts := srv.IdleTimeout > 0 || srv.ReadTimeout > 0
+	var readStart time.Time
+	for {
+		if timeouts {
+			readStart = time.Now()
+			if c.armRead(readStart) {
+				return closeLingering, nil
+			}
+		} else if c.stopping.Load() {
+			return closeLingering, nil
+		}
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.bytesIn.Add(uint64(n))
+			if perr := c.guard(func() { h.OnData(c, buf[:n]) }); perr != nil {
+				return closeHard, perr
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if c.stopping.Load() {
+			if c.wclosed.Load() && !c.isStopWake(err) {
+				return closeHard, nil // aborted
+			}
+			return closeLingering, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return closeClean, nil
+		}
+		var ne net.Error
+		if timeouts && errors.As(err, &ne) && ne.Timeout() {
+			now := time.Now()
+			if srv.ReadTimeout > 0 && now.Sub(readStart) >= srv.ReadTimeout {
+				srv.stats.timeouts.Add(1)
+				return closeHard, ErrReadTimeout
+			}
+			if srv.IdleTimeout > 0 && now.Sub(c.lastActive(readStart)) >= srv.IdleTimeout {
+				srv.stats.timeouts.Add(1)
+				return closeHard, ErrIdleTimeout
+			}
+			continue // writes kept the connection busy: not idle yet
+		}
+		return closeHard, err
+	}
+}
+
+// isStopWake reports whether err is the timeout that stop's past deadline
+// causes, as opposed to the error of a socket abort closed.
+func (c *threadedConn) isStopWake(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// armRead sets the read deadline for the next read; it reports true when the
+// connection is stopping instead.
+func (c *threadedConn) armRead(now time.Time) (stopping bool) {
+	srv := c.srv
+	var d time.Time
+	if srv.ReadTimeout > 0 {
+		d = now.Add(srv.ReadTimeout)
+	}
+	if srv.IdleTimeout > 0 {
+		if id := c.lastActive(now).Add(srv.IdleTimeout); d.IsZero() || id.Before(d) {
+			d = id
+		}
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.stopping.Load() {
+		return true
+	}
+	c.nc.SetReadDeadline(d)
+	return false
+}
+
+// lastActive returns the later of readStart and the last write.
+func (c *threadedConn) lastActive(readStart time.Time) time.Time {
+	if lw := c.lastWrite.Load(); lw > readStart.UnixNano() {
+		return time.Unix(0, lw)
+	}
+	return readStart
+}
+
+// guard calls f, turning a panic into a *PanicError.
+func (c *threadedConn) guard(f func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = c.srv.handlerPanic(c, v)
+		}
+	}()
+	f()
+	return nil
+}
+
+// finish closes the socket the way kind says, runs OnClose and releases the
+// connection's slot. buf, if not nil, is scratch space for draining.
+func (c *threadedConn) finish(kind closeKind, buf []byte) {
+	c.stopping.Store(true)
+	c.wclosed.Store(true)
+	switch kind {
+	case closeHard:
+		c.nc.Close()
+	case closeClean:
+		c.wmu.Lock() // a Write in progress completes first
+		c.nc.Close()
+		c.wmu.Unlock()
+	case closeLingering:
+		c.wmu.Lock()
+		c.lingerClose(buf)
+		c.wmu.Unlock()
+	}
+	reason := c.closeReason()
+	if ch, ok := c.srv.Handler.(CloseHandler); ok {
+		c.guard(func() { ch.OnClose(c, reason) })
+	}
+	c.srv.removeConn(c)
+	<-c.srv.slots
+}
+
+// lingerClose sends FIN, then reads and discards until the peer closes too
+// or lingerTimeout passes, then closes. Closing with unread input would send
+// RST and could destroy replies the peer has not read yet. The bound is time,
+// not bytes: a peer with megabytes of echoes still to read keeps sending
+// until it reads our FIN, and cutting it off early is exactly the RST we
+// want to avoid.
+func (c *threadedConn) lingerClose(buf []byte) {
+	defer c.nc.Close()
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || buf == nil || cw.CloseWrite() != nil {
+		return
+	}
+	c.rmu.Lock()
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.rmu.Unlock()
+	for {
+		if _, err := c.nc.Read(buf); err != nil {
+			return
+		}
+	}
+}
