@@ -1,0 +1,111 @@
+// Command echo is the smallest complete sockpool server: it writes back every
+// byte it reads.
+//
+//	go run ./examples/echo -addr 127.0.0.1:7000
+//	go run ./examples/echo -network unix -addr /tmp/echo.sock
+//
+// When it is ready it prints one line, "listening <network> <address>", with
+// the real address (a port of 0 picks a free one), so scripts can wait for
+// it. SIGINT or SIGTERM shut it down gracefully; it then exits 0.
+//
+// examples/echo/client drives it and checks every echoed byte.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sockpool/sockpool/pool"
+	"github.com/sockpool/sockpool/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	srv := &server.Server{
+		Handler: server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
+	}
+	var (
+		addr     = fs.String("addr", server.DefaultAddr, "address to listen on; a port of 0 picks a free one; a path for -network unix")
+		network  = fs.String("network", "tcp", "tcp or unix")
+		grace    = fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
+		logLevel = fs.String("log", "", "log to stderr at this level: debug, info, warn, error (default: silent)")
+	)
+	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded")
+	fs.IntVar(&srv.ReadBufferSize, "bufsize", server.DefaultReadBufferSize, "read buffer size in bytes, rounded up to a power of two")
+	fs.IntVar(&srv.Workers, "workers", 0, "worker pool size (0: follow -max-conns)")
+	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once")
+	fs.TextVar(&srv.Overflow, "overflow", pool.Block, "when full: block (wait in the kernel backlog) or reject (close at once)")
+	fs.DurationVar(&srv.IdleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
+	fs.DurationVar(&srv.ReadTimeout, "read-timeout", 0, "close connections that send nothing this long (0: never)")
+	fs.DurationVar(&srv.WriteTimeout, "write-timeout", 0, "close connections that do not read for this long (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *logLevel != "" {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			return err
+		}
+		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	if *network == "unix" && *addr == server.DefaultAddr {
+		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")
+	}
+
+	ln, err := listen(*network, *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("listening %s %s\n", ln.Addr().Network(), ln.Addr())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case err := <-serveErr:
+		return err
+	case <-sig:
+	}
+	signal.Stop(sig)
+	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, server.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// listen listens on network and addr. A UNIX socket file left behind by a
+// process that died is removed first, but only when nothing answers on it.
+func listen(network, addr string) (net.Listener, error) {
+	if network == "unix" {
+		if _, err := os.Stat(addr); err == nil {
+			if c, err := net.Dial("unix", addr); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("%s: another server is listening there", addr)
+			}
+			os.Remove(addr)
+		}
+	}
+	return net.Listen(network, addr)
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the echo command: run with
+// SOCKPOOL_ECHO_MAIN=1 it is the server, so the tests below drive the real
+// program (flags, listening line, signals, exit status) in its own process.
+func TestMain(m *testing.M) {
+	if os.Getenv("SOCKPOOL_ECHO_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestEchoCommand(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "echo.sock")
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"tcp", []string{"-addr", "127.0.0.1:0"}},
+		{"unix", []string{"-network", "unix", "-addr", sock}},
+		{"flags", []string{"-addr", "127.0.0.1:0", "-bufsize", "1024", "-workers", "4", "-max-conns", "4", "-overflow", "reject", "-idle-timeout", "1m", "-engine", "threaded"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], tc.args...)
+			cmd.Env = append(os.Environ(), "SOCKPOOL_ECHO_MAIN=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil {
+				t.Fatalf("no listening line: %v; stderr: %s", err, stderr.String())
+			}
+			f := strings.Fields(line)
+			if len(f) != 3 || f[0] != "listening" {
+				t.Fatalf("first line %q, want \"listening <network> <address>\"", line)
+			}
+			if f[2] == "127.0.0.1:0" {
+				t.Fatalf("listening line %q shows port 0, not the port picked", line)
+			}
+			c, err := net.Dial(f[1], f[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			msg := bytes.Repeat([]byte("sockpool "), 10_000)
+			go c.Write(msg)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("echo: %v (equal: %v)", err, bytes.Equal(got, msg))
+			}
+
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("after SIGTERM: %v; stderr: %s", err, stderr.String())
+			}
+			if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+				t.Errorf("connection still open after shutdown: %d, %v", n, err)
+			}
+		})
+	}
+}
+
+func TestBadFlag(t *testing.T) {
+	if err := run([]string{"-engine", "quantum"}); err == nil || !strings.Contains(err.Error(), "quantum") {
+		t.Errorf("run with a bad engine = %v, want an error naming it", err)
+	}
+}
