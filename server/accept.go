@@ -16,8 +16,9 @@ const (
 	maxAcceptDelay = time.Second
 )
 
-// acceptLoop accepts connections on ln and hands each to the engine.
-func (s *Server) acceptLoop(ln net.Listener) error {
+// acceptLoop accepts connections on ln and hands each to the engine; hint
+// names the event loop for ln's connections, or is -1.
+func (s *Server) acceptLoop(ln net.Listener, hint int) error {
 	var delay time.Duration
 	for {
 		// Under Block, wait for a connection slot before accepting, so that
@@ -59,38 +60,40 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 				continue
 			}
 		}
-		if err := s.start(nc); err != nil {
-			if errors.Is(err, ErrServerClosed) {
-				return err
-			}
+		if err := s.start(nc, hint); err != nil {
+			return err
 		}
 	}
 }
 
-// start registers a new connection and submits it to the pool. It owns nc
-// and the connection slot taken for it.
-func (s *Server) start(nc net.Conn) error {
-	c := newThreadedConn(s, nc)
-	if !s.trackConn(c) {
+// start hands a new connection to the engine. It owns nc and the
+// connection slot taken for it. It returns an error only when Serve must
+// end; a connection the engine has no room for is rejected and counted.
+func (s *Server) start(nc net.Conn, hint int) error {
+	err := s.eng.serve(nc, hint)
+	if err == nil {
+		s.stats.accepted.Add(1)
+		return nil
+	}
+	<-s.slots
+	var fatal *fatalError
+	switch {
+	case s.inShutdown.Load():
 		nc.Close()
-		<-s.slots
 		return ErrServerClosed
+	case errors.As(err, &fatal):
+		nc.Close()
+		return fatal.err
 	}
-	if err := s.pool.Submit(s.ctx, c.serve); err != nil {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		<-s.slots
-		if s.inShutdown.Load() {
-			nc.Close()
-			return ErrServerClosed
-		}
-		s.reject(nc, "no free worker")
-		return err
-	}
-	s.stats.accepted.Add(1)
+	s.reject(nc, err.Error())
 	return nil
 }
+
+// fatalError marks an engine error that ends Serve: the listener gives
+// connections the engine cannot run.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
 
 // reject closes a connection the server has no room for.
 func (s *Server) reject(nc net.Conn, why string) {

@@ -13,12 +13,21 @@ const (
 	// life; the worker reads with blocking reads and calls the handler. It is
 	// the default and runs on every OS.
 	Threaded Engine = iota
+
+	// Evented runs connections on event loops (epoll, Linux only): each loop
+	// waits for readiness on many connections and reads into one buffer of
+	// its own, so an idle connection holds no buffer and no goroutine.
+	// Output the socket does not take at once is queued and flushed when it
+	// is writable. On other systems Serve returns ErrEngineUnsupported.
+	Evented
 )
 
 func (e Engine) String() string {
 	switch e {
 	case Threaded:
 		return "threaded"
+	case Evented:
+		return "evented"
 	}
 	return fmt.Sprintf("Engine(%d)", int(e))
 }
@@ -44,13 +53,15 @@ func (m ReadMode) String() string {
 // (flag.TextVar) or a config file value.
 func (e Engine) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
-// UnmarshalText sets e from its name: "threaded".
+// UnmarshalText sets e from its name: "threaded" or "evented".
 func (e *Engine) UnmarshalText(b []byte) error {
 	switch strings.ToLower(string(b)) {
 	case "threaded":
 		*e = Threaded
+	case "evented":
+		*e = Evented
 	default:
-		return fmt.Errorf("sockpool/server: unknown engine %q (want threaded)", b)
+		return fmt.Errorf("sockpool/server: unknown engine %q (want threaded or evented)", b)
 	}
 	return nil
 }
@@ -65,6 +76,47 @@ func (m *ReadMode) UnmarshalText(b []byte) error {
 		*m = Netpoll
 	default:
 		return fmt.Errorf("sockpool/server: unknown read mode %q (want netpoll)", b)
+	}
+	return nil
+}
+
+// Dispatch says where the Evented engine calls a connection's OnData.
+type Dispatch int
+
+const (
+	// Inline calls OnData on the event loop: the fastest path, for handlers
+	// that do not block. A handler that blocks stalls every connection of
+	// its loop.
+	Inline Dispatch = iota
+
+	// Pool calls OnData on the worker pool, one call at a time per
+	// connection and in order, so a handler may block without stalling the
+	// loop. The input is copied once, out of the loop's buffer.
+	Pool
+)
+
+func (d Dispatch) String() string {
+	switch d {
+	case Inline:
+		return "inline"
+	case Pool:
+		return "pool"
+	}
+	return fmt.Sprintf("Dispatch(%d)", int(d))
+}
+
+// MarshalText returns the dispatch mode's name.
+func (d Dispatch) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText sets d from its name: "inline" or "pool".
+func (d *Dispatch) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "inline":
+		*d = Inline
+	case "pool":
+		*d = Pool
+	default:
+		return fmt.Errorf("sockpool/server: unknown dispatch %q (want inline or pool)", b)
 	}
 	return nil
 }

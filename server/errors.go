@@ -18,6 +18,10 @@ var (
 	// its handler panicked. errors.As with *PanicError gives the details.
 	ErrHandlerPanic = errors.New("sockpool/server: handler panicked")
 
+	// ErrEngineUnsupported is returned by Serve and ListenAndServe when the
+	// chosen Engine does not run on this operating system.
+	ErrEngineUnsupported = errors.New("sockpool/server: engine not supported on this system")
+
 	// ErrNoHandler is returned by Serve when the Server has no Handler.
 	ErrNoHandler = errors.New("sockpool/server: no Handler")
 

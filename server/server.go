@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ const (
 	DefaultNetwork        = "tcp"
 	DefaultReadBufferSize = 16 << 10
 	DefaultMaxConns       = 10000
+	DefaultWriteHighWater = 256 << 10
+	DefaultWriteLowWater  = 64 << 10
 )
 
 // lingerTimeout bounds how long a connection closed by the server (Close,
@@ -88,6 +91,28 @@ type Server struct {
 	// for this long (a client that never reads). Zero means no timeout.
 	WriteTimeout time.Duration
 
+	// Loops is the number of event loops of the Evented engine, each on its
+	// own goroutine with its own epoll instance. Default GOMAXPROCS.
+	Loops int
+
+	// ReusePort makes ListenAndServe open one SO_REUSEPORT listening socket
+	// per event loop (Evented, Linux), so the kernel spreads new connections
+	// over the loops. Otherwise one acceptor deals them out in turn.
+	ReusePort bool
+
+	// Dispatch says where the Evented engine calls OnData: Inline on the event
+	// loop (the default; the handler must not block), or Pool on the worker
+	// pool, one call at a time per connection, in order.
+	Dispatch Dispatch
+
+	// WriteHighWater and WriteLowWater bound the output the Evented engine
+	// queues per connection when the peer reads slower than the handler
+	// writes: above the high mark the engine stops reading the connection
+	// until the queue drains below the low mark. Defaults
+	// DefaultWriteHighWater (256 KiB) and DefaultWriteLowWater (64 KiB).
+	WriteHighWater int
+	WriteLowWater  int
+
 	// Logger receives the server's structured logs (accept errors, panics).
 	// Nil means silent.
 	Logger *slog.Logger
@@ -96,8 +121,11 @@ type Server struct {
 	initErr  error
 	log      *slog.Logger
 	pool     *pool.Pool
+	eng      engine
 	slots    chan struct{} // one token per open connection, cap MaxConns
-	bufSize  int
+	bufSize   int
+	highWater int
+	lowWater  int
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -122,46 +150,55 @@ func (s *Server) init() error {
 			s.initErr = ErrNoHandler
 			return
 		}
-		if s.Engine != Threaded {
-			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.Engine)
-			return
-		}
 		if s.ReadMode != Netpoll {
 			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.ReadMode)
 			return
 		}
-		if s.ReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 {
-			s.initErr = errors.New("sockpool/server: ReadBufferSize, Workers and MaxConns must not be negative")
+		if s.ReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 {
+			s.initErr = errors.New("sockpool/server: ReadBufferSize, Workers, MaxConns, Loops and the water marks must not be negative")
 			return
 		}
 		s.log = s.Logger
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
-		s.bufSize = s.ReadBufferSize
-		if s.bufSize == 0 {
-			s.bufSize = DefaultReadBufferSize
+		s.bufSize = bufs.ClassSize(cmp.Or(s.ReadBufferSize, DefaultReadBufferSize))
+		s.highWater = cmp.Or(s.WriteHighWater, DefaultWriteHighWater)
+		s.lowWater = cmp.Or(s.WriteLowWater, min(DefaultWriteLowWater, s.highWater/2))
+		if s.lowWater > s.highWater {
+			s.initErr = fmt.Errorf("sockpool/server: WriteLowWater %d is above WriteHighWater %d", s.lowWater, s.highWater)
+			return
 		}
-		s.bufSize = bufs.ClassSize(s.bufSize)
-		maxConns := s.MaxConns
-		if maxConns == 0 {
-			maxConns = DefaultMaxConns
-		}
-		workers := s.Workers
-		if workers == 0 {
-			workers = maxConns
-		}
+		maxConns := cmp.Or(s.MaxConns, DefaultMaxConns)
 		s.slots = make(chan struct{}, maxConns)
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		policy := s.Overflow
+		switch s.Engine {
+		case Threaded:
+			s.eng = &threaded{srv: s}
+		case Evented:
+			// The event loop hands work to the pool and must never wait
+			// for a worker: it retries a full pool on its next turn.
+			policy = pool.Reject
+			s.eng, s.initErr = newEvented(s)
+		default:
+			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.Engine)
+		}
+		if s.initErr != nil {
+			return
+		}
 		s.pool, s.initErr = pool.New(pool.Config{
-			Size:   workers,
-			Policy: s.Overflow,
+			Size:   cmp.Or(s.Workers, maxConns),
+			Policy: policy,
 			Logger: s.log,
 		})
+		if s.initErr != nil {
+			return
+		}
 		s.mu.Lock()
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[liveConn]struct{})
 		s.done = make(chan struct{})
-		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.mu.Unlock()
 	})
 	return s.initErr
@@ -180,11 +217,41 @@ func (s *Server) ListenAndServe() error {
 	if addr == "" {
 		addr = DefaultAddr
 	}
+	if s.ReusePort && s.Engine == Evented {
+		return s.listenAndServeReusePort(network, addr)
+	}
 	ln, err := net.Listen(network, addr)
 	if err != nil {
 		return err
 	}
 	return s.Serve(ln)
+}
+
+// listenAndServeReusePort serves one SO_REUSEPORT listener per event loop,
+// each feeding its own loop.
+func (s *Server) listenAndServeReusePort(network, addr string) error {
+	if err := s.init(); err != nil {
+		return err
+	}
+	ev, ok := s.eng.(*evented)
+	if !ok {
+		return ErrEngineUnsupported
+	}
+	lns, err := ev.listenReusePort(network, addr)
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, len(lns))
+	for i, ln := range lns {
+		go func() { errs <- s.serve(ln, i) }()
+	}
+	var first error
+	for range lns {
+		if err := <-errs; first == nil || errors.Is(first, ErrServerClosed) {
+			first = err
+		}
+	}
+	return first
 }
 
 // ListenAddr returns the address of the first listener the server served on,
@@ -201,6 +268,10 @@ func (s *Server) ListenAddr() net.Addr {
 // always returns a non-nil error and closes ln; after Shutdown or Close the
 // error is ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(ln, -1)
+}
+
+func (s *Server) serve(ln net.Listener, hint int) error {
 	if err := s.init(); err != nil {
 		ln.Close()
 		return err
@@ -211,7 +282,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	defer s.trackListener(&ln, false)
 	defer ln.Close()
-	return s.acceptLoop(ln)
+	return s.acceptLoop(ln, hint)
 }
 
 // trackListener adds or removes ln; adding fails once the server is closing.
@@ -242,6 +313,13 @@ func (s *Server) trackConn(c liveConn) bool {
 	}
 	s.conns[c] = struct{}{}
 	return true
+}
+
+// untrackConn unregisters a connection that never started.
+func (s *Server) untrackConn(c liveConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 // removeConn unregisters c and moves its byte counts into the totals.
@@ -311,6 +389,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			timer.Reset(wait)
 		}
 	}
+	if eerr := s.eng.close(ctx); eerr != nil {
+		return eerr
+	}
 	if perr := s.pool.Close(ctx); perr != nil && !errors.Is(perr, pool.ErrClosed) {
 		return perr
 	}
@@ -345,10 +426,14 @@ func (s *Server) closeConns() {
 	}
 }
 
-// closePoolAsync releases the pool once the last connection's worker has
-// returned, without making the caller wait for handlers that may never return.
+// closePoolAsync stops the engine and releases the pool once the last
+// connection has finished, without making the caller wait for handlers that
+// may never return.
 func (s *Server) closePoolAsync() {
-	go s.pool.Close(context.Background())
+	go func() {
+		s.eng.close(context.Background())
+		s.pool.Close(context.Background())
+	}()
 }
 
 // liveConn is what the server needs of an engine's connection to track it.
@@ -369,4 +454,14 @@ func (s *Server) handlerPanic(c Conn, v any) error {
 	err := &PanicError{Value: v, Stack: debug.Stack()}
 	s.log.Error("handler panicked; closing its connection", "conn", c.ID(), "remote", c.RemoteAddr().String(), "panic", v, "stack", string(err.Stack))
 	return err
+}
+
+// engine runs accepted connections.
+type engine interface {
+	// serve takes over nc, or returns an error (a *fatalError to end
+	// Serve). hint is the index of the listener's event loop, or -1.
+	serve(nc net.Conn, hint int) error
+	// close stops the engine's own goroutines once its connections are gone,
+	// waiting for them until ctx ends.
+	close(ctx context.Context) error
 }

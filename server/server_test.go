@@ -26,13 +26,14 @@ func TestMain(m *testing.M) {
 // engineCase is one row of the conformance suite: every server test runs
 // once per row, so a new engine or read mode joins by adding a row.
 type engineCase struct {
-	name   string
-	engine Engine
-	mode   ReadMode
+	name     string
+	engine   Engine
+	mode     ReadMode
+	dispatch Dispatch
 }
 
 var engineCases = []engineCase{
-	{"threaded-netpoll", Threaded, Netpoll},
+	{name: "threaded-netpoll", engine: Threaded, mode: Netpoll},
 }
 
 // forEachEngine runs f as a parallel subtest for every engine case.
@@ -48,7 +49,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, ec engineCase)) {
 
 // configure sets the engine fields of s for ec.
 func (ec engineCase) configure(s *Server) *Server {
-	s.Engine, s.ReadMode = ec.engine, ec.mode
+	s.Engine, s.ReadMode, s.Dispatch = ec.engine, ec.mode, ec.dispatch
 	return s
 }
 

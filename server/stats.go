@@ -17,6 +17,15 @@ type Stats struct {
 	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout or WriteTimeout
 	AcceptErrors uint64 // temporary accept errors (for example EMFILE) backed off from
 
+	// Queued is the output queued now, waiting for slow readers (Evented;
+	// the threaded engine writes synchronously and queues nothing). Each
+	// connection's queue is bounded by WriteHighWater plus one read's
+	// output.
+	Queued int64
+	// Paused is the number of connections whose reading is paused because
+	// their queued output passed WriteHighWater (Evented).
+	Paused int64
+
 	// Workers is the number of pool workers busy now. In the threaded engine
 	// a worker serves one connection for its life.
 	Workers int
@@ -38,6 +47,8 @@ type counters struct {
 	panics       atomic.Uint64
 	timeouts     atomic.Uint64
 	acceptErrors atomic.Uint64
+	queued       atomic.Int64
+	paused       atomic.Int64
 }
 
 // Stats returns a snapshot of the server's counters. It is safe to call at any
@@ -50,6 +61,8 @@ func (s *Server) Stats() Stats {
 		Panics:       s.stats.panics.Load(),
 		Timeouts:     s.stats.timeouts.Load(),
 		AcceptErrors: s.stats.acceptErrors.Load(),
+		Queued:       s.stats.queued.Load(),
+		Paused:       s.stats.paused.Load(),
 	}
 	// Totals and live connections are read under the lock that removeConn
 	// holds while it moves a connection's bytes into the totals, so no byte is

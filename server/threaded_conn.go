@@ -21,10 +21,9 @@ var aLongTimeAgo = time.Unix(1, 0)
 // so nothing is queued and a Write that returns has handed its bytes to the
 // kernel.
 type threadedConn struct {
-	srv  *Server
-	nc   net.Conn
-	id   uint64
-	user atomic.Pointer[any]
+	connState
+	srv *Server
+	nc  net.Conn
 
 	// wmu serializes writes (and their deadlines); it is held across the
 	// socket write, which is what lets p be reused once Write returns.
@@ -36,30 +35,17 @@ type threadedConn struct {
 	stopping atomic.Bool // stop reading: Close or Shutdown asked for it
 	wclosed  atomic.Bool // writes fail with ErrConnClosed
 
-	reasonMu sync.Mutex
-	reason   error
-	hasWhy   bool
-
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
 	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
 }
 
 func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
-	return &threadedConn{srv: s, nc: nc, id: s.nextID.Add(1)}
+	c := &threadedConn{srv: s, nc: nc}
+	c.id = s.nextID.Add(1)
+	return c
 }
 
-func (c *threadedConn) ID() uint64           { return c.id }
 func (c *threadedConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
 func (c *threadedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-func (c *threadedConn) SetContext(v any)     { c.user.Store(&v) }
-
-func (c *threadedConn) Context() any {
-	if p := c.user.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
 
 func (c *threadedConn) TLS() *tls.ConnectionState {
 	if tc, ok := c.nc.(*tls.Conn); ok {
@@ -68,8 +54,6 @@ func (c *threadedConn) TLS() *tls.ConnectionState {
 	}
 	return nil
 }
-
-func (c *threadedConn) counts() (in, out uint64) { return c.bytesIn.Load(), c.bytesOut.Load() }
 
 func (c *threadedConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -109,21 +93,6 @@ func (c *threadedConn) Close() error {
 	return nil
 }
 
-// setReason records why the connection closes; the first reason wins.
-func (c *threadedConn) setReason(err error) {
-	c.reasonMu.Lock()
-	if !c.hasWhy {
-		c.reason, c.hasWhy = err, true
-	}
-	c.reasonMu.Unlock()
-}
-
-func (c *threadedConn) closeReason() error {
-	c.reasonMu.Lock()
-	defer c.reasonMu.Unlock()
-	return c.reason
-}
-
 func (c *threadedConn) stop(reason error) {
 	c.setReason(reason)
 	if c.stopping.Swap(true) {
@@ -145,7 +114,8 @@ func (c *threadedConn) abort(reason error) {
 type closeKind int
 
 const (
-	closeHard      closeKind = iota // close at once (error, timeout, panic)
+	closeNone      closeKind = iota // not closing
+	closeHard                       // close at once (error, timeout, panic)
 	closeClean                      // the peer sent EOF: flush writes, close
 	closeLingering                  // we chose to close: flush, FIN, drain, close
 )
@@ -259,15 +229,7 @@ func (c *threadedConn) lastActive(readStart time.Time) time.Time {
 }
 
 // guard calls f, turning a panic into a *PanicError.
-func (c *threadedConn) guard(f func()) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = c.srv.handlerPanic(c, v)
-		}
-	}()
-	f()
-	return nil
-}
+func (c *threadedConn) guard(f func()) error { return guard(c.srv, c, f) }
 
 // finish closes the socket the way kind says, runs OnClose and releases the
 // connection's slot. buf, if not nil, is scratch space for draining.

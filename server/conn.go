@@ -1,0 +1,57 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// connState is what every engine's connection keeps alike: its identity,
+// the user's value, byte counts and why it closed.
+type connState struct {
+	id       uint64
+	user     atomic.Pointer[any]
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+
+	reasonMu sync.Mutex
+	reason   error
+	hasWhy   bool
+}
+
+func (c *connState) ID() uint64       { return c.id }
+func (c *connState) SetContext(v any) { c.user.Store(&v) }
+
+func (c *connState) Context() any {
+	if p := c.user.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (c *connState) counts() (in, out uint64) { return c.bytesIn.Load(), c.bytesOut.Load() }
+
+// setReason records why the connection closes; the first reason wins.
+func (c *connState) setReason(err error) {
+	c.reasonMu.Lock()
+	if !c.hasWhy {
+		c.reason, c.hasWhy = err, true
+	}
+	c.reasonMu.Unlock()
+}
+
+func (c *connState) closeReason() error {
+	c.reasonMu.Lock()
+	defer c.reasonMu.Unlock()
+	return c.reason
+}
+
+// guard calls f, turning a panic into a *PanicError counted by s.
+func guard(s *Server, c Conn, f func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = s.handlerPanic(c, v)
+		}
+	}()
+	f()
+	return nil
+}

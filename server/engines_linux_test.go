@@ -1,0 +1,10 @@
+//go:build linux
+
+package server
+
+func init() {
+	engineCases = append(engineCases,
+		engineCase{name: "evented", engine: Evented},
+		engineCase{name: "evented-pool", engine: Evented, dispatch: Pool},
+	)
+}

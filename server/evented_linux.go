@@ -1,0 +1,133 @@
+//go:build linux
+
+package server
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// evented is the epoll engine: Loops event loops, each owning the
+// connections handed to it.
+type evented struct {
+	srv       *Server
+	loops     []*loop
+	next      atomic.Uint32
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+func newEvented(s *Server) (engine, error) {
+	e := &evented{srv: s}
+	for i := range cmp.Or(s.Loops, runtime.GOMAXPROCS(0)) {
+		l, err := newLoop(e, i)
+		if err != nil {
+			for _, l := range e.loops {
+				l.closeFds()
+			}
+			return nil, err
+		}
+		e.loops = append(e.loops, l)
+	}
+	for _, l := range e.loops {
+		e.wg.Add(1)
+		go l.run()
+	}
+	return e, nil
+}
+
+// serve takes the socket out of Go's netpoller (a duplicate descriptor that
+// the loop's epoll watches; nc is closed) and hands it to a loop: the one
+// hint names, or the next in turn.
+func (e *evented) serve(nc net.Conn, hint int) error {
+	s := e.srv
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return &fatalError{fmt.Errorf("sockpool/server: the evented engine needs connections with a file descriptor (syscall.Conn), got %T", nc)}
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	fd := -1
+	var derr error
+	if err := raw.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return err
+	}
+	if derr != nil {
+		return fmt.Errorf("sockpool/server: dup: %w", derr)
+	}
+	if hint < 0 {
+		hint = int(e.next.Add(1))
+	}
+	l := e.loops[hint%len(e.loops)]
+	c := newEvConn(l, fd, nc.LocalAddr(), nc.RemoteAddr())
+	nc.Close() // our duplicate keeps the socket open
+	if !s.trackConn(c) {
+		unix.Close(fd)
+		return ErrServerClosed
+	}
+	if oh, ok := s.Handler.(OpenHandler); ok {
+		// OnOpen runs here, before the loop knows the connection, so it
+		// can never run concurrently with OnData.
+		c.openErr = guard(s, c, func() { oh.OnOpen(c) })
+	}
+	l.post(func() { l.register(c) })
+	return nil
+}
+
+// close asks every loop to stop once its connections are gone and waits for
+// them until ctx ends.
+func (e *evented) close(ctx context.Context) error {
+	e.closeOnce.Do(func() {
+		for _, l := range e.loops {
+			l.post(func() { l.quit = true })
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// listenReusePort opens one SO_REUSEPORT listener per loop on the same
+// address, so the kernel balances new connections over the loops.
+func (e *evented) listenReusePort(network, addr string) ([]net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	var lns []net.Listener
+	for range e.loops {
+		ln, err := lc.Listen(context.Background(), network, addr)
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return nil, err
+		}
+		addr = ln.Addr().String() // a port of 0 is chosen once, then shared
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+)
+
+func newEvented(s *Server) (engine, error) {
+	return nil, fmt.Errorf("%w: %v needs Linux (epoll)", ErrEngineUnsupported, s.Engine)
+}
+
+// evented exists elsewhere only so that the server compiles; newEvented
+// never returns one.
+type evented struct{}
+
+func (e *evented) serve(net.Conn, int) error     { return ErrEngineUnsupported }
+func (e *evented) close(context.Context) error   { return nil }
+func (e *evented) listenReusePort(string, string) ([]net.Listener, error) {
+	return nil, ErrEngineUnsupported
+}
