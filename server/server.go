@@ -117,12 +117,12 @@ type Server struct {
 	// Nil means silent.
 	Logger *slog.Logger
 
-	initOnce sync.Once
-	initErr  error
-	log      *slog.Logger
-	pool     *pool.Pool
-	eng      engine
-	slots    chan struct{} // one token per open connection, cap MaxConns
+	initOnce  sync.Once
+	initErr   error
+	log       *slog.Logger
+	pool      *pool.Pool
+	eng       engine
+	slots     chan struct{} // one token per open connection, cap MaxConns
 	bufSize   int
 	highWater int
 	lowWater  int
