@@ -46,7 +46,10 @@ func run(args []string) error {
 		grace    = fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
 		logLevel = fs.String("log", "", "log to stderr at this level: debug, info, warn, error (default: silent)")
 	)
-	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded")
+	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded or evented (Linux)")
+	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
+	fs.BoolVar(&srv.ReusePort, "reuseport", false, "evented: one SO_REUSEPORT listener per loop; also lets several processes share the port")
+	fs.TextVar(&srv.Dispatch, "dispatch", server.Inline, "evented: call the handler inline on the loop or on the worker pool")
 	fs.IntVar(&srv.ReadBufferSize, "bufsize", server.DefaultReadBufferSize, "read buffer size in bytes, rounded up to a power of two")
 	fs.IntVar(&srv.Workers, "workers", 0, "worker pool size (0: follow -max-conns)")
 	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once")
@@ -68,14 +71,25 @@ func run(args []string) error {
 		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")
 	}
 
-	ln, err := listen(*network, *addr)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("listening %s %s\n", ln.Addr().Network(), ln.Addr())
-
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	if srv.ReusePort && srv.Engine == server.Evented && *network != "unix" {
+		// The server opens one listener per loop; port 0 is resolved by the
+		// first, so read the address back once it is listening.
+		srv.Network, srv.Addr = *network, *addr
+		go func() { serveErr <- srv.ListenAndServe() }()
+		a, err := waitListening(srv, serveErr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("listening %s %s\n", a.Network(), a)
+	} else {
+		ln, err := listen(*network, *addr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("listening %s %s\n", ln.Addr().Network(), ln.Addr())
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	select {
@@ -93,6 +107,20 @@ func run(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// waitListening polls until srv has a listener or Serve failed.
+func waitListening(srv *server.Server, serveErr chan error) (net.Addr, error) {
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		if a := srv.ListenAddr(); a != nil {
+			return a, nil
+		}
+		select {
+		case err := <-serveErr:
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // listen listens on network and addr. A UNIX socket file left behind by a

@@ -33,6 +33,9 @@ func TestEchoCommand(t *testing.T) {
 	}{
 		{"tcp", []string{"-addr", "127.0.0.1:0"}},
 		{"unix", []string{"-network", "unix", "-addr", sock}},
+		{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}},
+		{"evented-reuseport", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-reuseport", "-dispatch", "pool"}},
+		{"evented-unix", []string{"-network", "unix", "-addr", sock + "2", "-engine", "evented"}},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-bufsize", "1024", "-workers", "4", "-max-conns", "4", "-overflow", "reject", "-idle-timeout", "1m", "-engine", "threaded"}},
 	}
 	for _, tc := range cases {
