@@ -6,5 +6,6 @@ func init() {
 	engineCases = append(engineCases,
 		engineCase{name: "evented", engine: Evented},
 		engineCase{name: "evented-pool", engine: Evented, dispatch: Pool},
+		engineCase{name: "evented-level", engine: Evented, level: true},
 	)
 }

@@ -118,7 +118,7 @@ func (c *evConn) Write(p []byte) (int, error) {
 		c.stallSince.Store(c.l.clock.Load())
 	}
 	c.enqueueLocked(p)
-	if !edgeTriggered && !c.outArmed {
+	if !c.l.edge && !c.outArmed {
 		c.outArmed = true
 		c.modifyLocked()
 	}
@@ -168,7 +168,7 @@ func (c *evConn) flushLocked() error {
 			return err
 		}
 	}
-	if !edgeTriggered && c.outArmed {
+	if !c.l.edge && c.outArmed {
 		c.outArmed = false
 		c.modifyLocked()
 	}
@@ -211,7 +211,7 @@ func (c *evConn) dropOutputLocked() {
 
 // interest is the epoll event set c should be registered with.
 func (c *evConn) interest() uint32 {
-	if edgeTriggered {
+	if c.l.edge {
 		return unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 	}
 	var ev uint32
@@ -226,7 +226,7 @@ func (c *evConn) interest() uint32 {
 
 // modifyLocked updates a level-triggered registration to c's interest.
 func (c *evConn) modifyLocked() {
-	if edgeTriggered || !c.registered || c.fdClosed {
+	if c.l.edge || !c.registered || c.fdClosed {
 		return
 	}
 	ev := c.interest()

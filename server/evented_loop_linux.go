@@ -14,16 +14,15 @@ import (
 	"github.com/sockpool/sockpool/pool"
 )
 
-// edgeTriggered selects how connections are registered with epoll.
-//
 // Edge-triggered registration is made once (EPOLLIN|EPOLLOUT|EPOLLRDHUP|
 // EPOLLET) and never modified: output waiting for EPOLLOUT and reading paused
 // by backpressure cost no epoll_ctl calls, where level-triggered needs an
 // EPOLL_CTL_MOD to arm and disarm EPOLLOUT and to pause reading. A read
 // shorter than the buffer proves the socket drained, so edge-triggered
 // needs no extra read that ends in EAGAIN. The two are measured by
-// BenchmarkEchoTrigger; see the README for the figures.
-var edgeTriggered = true
+// BenchmarkEchoTrigger; see the README for the figures. Level-triggered
+// stays selectable (Server.levelTriggered, for tests and that benchmark) so
+// the comparison can be repeated.
 
 // maxReadsPerTurn bounds the reads one connection gets before the loop
 // serves the others: a fast sender cannot monopolise its loop.
@@ -39,6 +38,7 @@ type loop struct {
 	epfd int
 	efd  int
 	buf  []byte
+	edge bool // edge-triggered registration (see above)
 
 	// Owned by the loop goroutine.
 	conns     []*evConn // by file descriptor
@@ -73,6 +73,7 @@ func newLoop(e *evented, id int) (*loop, error) {
 		return nil, fmt.Errorf("sockpool/server: epoll_ctl eventfd: %w", err)
 	}
 	l.buf = make([]byte, e.srv.bufSize)
+	l.edge = !e.srv.levelTriggered
 	l.now = time.Now()
 	l.clock.Store(l.now.UnixNano())
 	return l, nil
@@ -317,7 +318,7 @@ func (l *loop) read(c *evConn, events uint32) {
 		if !l.deliver(c, l.buf[:n]) || c.paused || c.readDone {
 			return
 		}
-		if !edgeTriggered || (n < len(l.buf) && !c.rdhup) {
+		if !l.edge || (n < len(l.buf) && !c.rdhup) {
 			return // level-triggered reports the rest; a short read drained the socket
 		}
 		if i == maxReadsPerTurn {
@@ -409,7 +410,7 @@ func (l *loop) pause(c *evConn) {
 	}
 	c.paused = true
 	l.srv.stats.paused.Add(1)
-	if !edgeTriggered {
+	if !l.edge {
 		c.mu.Lock()
 		c.wantIn = false
 		c.modifyLocked()
@@ -428,7 +429,7 @@ func (l *loop) maybeResume(c *evConn) {
 	if c.readDone {
 		return
 	}
-	if edgeTriggered {
+	if l.edge {
 		l.again = append(l.again, c) // input that arrived meanwhile raised no new edge
 		return
 	}
@@ -477,7 +478,7 @@ func (l *loop) stopReading(c *evConn) {
 		return
 	}
 	c.readDone = true
-	if !edgeTriggered {
+	if !l.edge {
 		c.mu.Lock()
 		c.wantIn = false
 		c.modifyLocked()
@@ -515,7 +516,7 @@ func (l *loop) maybeFinish(c *evConn) {
 	if l.nextSweep.IsZero() || l.nextSweep.After(c.lingerUntil) {
 		l.nextSweep = c.lingerUntil
 	}
-	if !edgeTriggered {
+	if !l.edge {
 		c.mu.Lock()
 		c.wantIn = true
 		c.modifyLocked()

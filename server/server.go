@@ -117,6 +117,10 @@ type Server struct {
 	// Nil means silent.
 	Logger *slog.Logger
 
+	// levelTriggered registers evented connections level-triggered instead
+	// of edge-triggered: kept for tests and BenchmarkEchoTrigger.
+	levelTriggered bool
+
 	initOnce  sync.Once
 	initErr   error
 	log       *slog.Logger

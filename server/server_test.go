@@ -30,6 +30,7 @@ type engineCase struct {
 	engine   Engine
 	mode     ReadMode
 	dispatch Dispatch
+	level    bool // evented: level-triggered
 }
 
 var engineCases = []engineCase{
@@ -49,7 +50,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, ec engineCase)) {
 
 // configure sets the engine fields of s for ec.
 func (ec engineCase) configure(s *Server) *Server {
-	s.Engine, s.ReadMode, s.Dispatch = ec.engine, ec.mode, ec.dispatch
+	s.Engine, s.ReadMode, s.Dispatch, s.levelTriggered = ec.engine, ec.mode, ec.dispatch, ec.level
 	return s
 }
 
