@@ -250,6 +250,9 @@ func later(a, b time.Time) time.Time {
 
 // register adds a new connection to the loop's epoll set.
 func (l *loop) register(c *evConn) {
+	if c.fdClosed {
+		return // aborted before it got here
+	}
 	for c.fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*evConn, len(l.conns)+64)...)
 	}
@@ -371,7 +374,9 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 	if start {
 		l.dispatch(c)
 	}
-	if backlog > s.highWater || c.queued.Load() > int64(s.highWater) {
+	// Input waiting for the handler becomes output, so the bound applies to
+	// both together: queued output never passes high water plus one read.
+	if int64(backlog)+c.queued.Load() > int64(s.highWater) {
 		l.pause(c)
 	}
 	return true
@@ -421,7 +426,7 @@ func (l *loop) pause(c *evConn) {
 // maybeResume resumes reading c once its queues are below the low mark.
 func (l *loop) maybeResume(c *evConn) {
 	low := l.srv.lowWater
-	if !c.paused || c.queued.Load() > int64(low) || c.inputBacklog() > low {
+	if !c.paused || c.queued.Load()+int64(c.inputBacklog()) > int64(low) {
 		return
 	}
 	c.paused = false
@@ -540,7 +545,6 @@ func (l *loop) closeConn(c *evConn, reason error) {
 	c.mu.Unlock()
 	if c.registered {
 		l.conns[c.fd] = nil
-		l.count--
 	}
 	if c.lingering {
 		l.lingering--
@@ -559,6 +563,9 @@ func (l *loop) finalize(c *evConn) {
 		return
 	}
 	c.finalized = true
+	if c.registered {
+		l.count-- // only now may the loop quit: no task of c's is pending
+	}
 	c.inMu.Lock()
 	if c.in != nil {
 		putOutput(c.in)

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sockpool/sockpool/server"
+)
+
+// serveModes are the servers the bench binary itself runs in serve mode.
+var serveModes = []string{"threaded", "evented", "evented-pool", "net"}
+
+// serveMaxConns is the servers' connection limit in serve mode: above the
+// largest idle cell, so that no cell waits for a free slot.
+const serveMaxConns = 1 << 17
+
+// shutdownTimeout bounds a served server's graceful shutdown.
+const shutdownTimeout = 5 * time.Second
+
+// serve runs the hidden serve mode:
+//
+//	bench -serve threaded|evented|evented-pool|net -addr 127.0.0.1:0 -bufsize N
+//
+// It listens, prints "listening tcp <addr>" on stdout when ready, echoes
+// every byte it reads, and shuts down on SIGTERM or SIGINT.
+func serve(args []string) error {
+	fs := flag.NewFlagSet("bench -serve", flag.ContinueOnError)
+	mode := fs.String("serve", "", "server to run: threaded, evented, evented-pool or net")
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := raiseFileLimit(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	var stop func(context.Context) error
+	serveErr := make(chan error, 1)
+	switch *mode {
+	case "threaded", "evented", "evented-pool":
+		srv := &server.Server{
+			Handler:        server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
+			ReadBufferSize: *bufSize,
+			MaxConns:       serveMaxConns,
+		}
+		if *mode != "threaded" {
+			srv.Engine = server.Evented
+		}
+		if *mode == "evented-pool" {
+			srv.Dispatch = server.Pool
+		}
+		go func() { serveErr <- srv.Serve(ln) }()
+		stop = func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			if serr := <-serveErr; !errors.Is(serr, server.ErrServerClosed) && err == nil {
+				err = serr
+			}
+			return err
+		}
+	case "net":
+		ns := newNetServer(ln, *bufSize)
+		go func() { serveErr <- ns.serve() }()
+		stop = func(context.Context) error {
+			ns.close()
+			return nil
+		}
+	default:
+		ln.Close()
+		return fmt.Errorf("bench: unknown serve mode %q (want one of %v)", *mode, serveModes)
+	}
+	fmt.Printf("listening tcp %s\n", ln.Addr())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sig)
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-sig:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// A netServer is the baseline: Go's net package with a goroutine per
+// connection, reading into a buffer of bufSize and writing back what it read.
+type netServer struct {
+	ln      net.Listener
+	bufSize int
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func newNetServer(ln net.Listener, bufSize int) *netServer {
+	return &netServer{ln: ln, bufSize: bufSize, conns: make(map[net.Conn]struct{})}
+}
+
+// serve accepts until the listener is closed; it then returns nil.
+func (s *netServer) serve() error {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				time.Sleep(5 * time.Millisecond) // back off like net/http
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.echo(c)
+	}
+}
+
+func (s *netServer) echo(c net.Conn) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+		s.wg.Done()
+	}()
+	buf := make([]byte, s.bufSize)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// close closes the listener and every connection and waits for the
+// connections' goroutines.
+func (s *netServer) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
