@@ -5,9 +5,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -20,8 +23,8 @@ import (
 // EPOLL_CTL_MOD to arm and disarm EPOLLOUT and to pause reading. A read
 // shorter than the buffer proves the socket drained, so edge-triggered
 // needs no extra read that ends in EAGAIN. The two are measured by
-// BenchmarkEchoTrigger; see the README for the figures. Level-triggered
-// stays selectable (Server.levelTriggered, for tests and that benchmark) so
+// BenchmarkEcho (rows evented and evented-level); see the README. Level-triggered
+// stays selectable (Server.levelTriggered, for tests and benchmarks) so
 // the comparison can be repeated.
 
 // maxReadsPerTurn bounds the reads one connection gets before the loop
@@ -120,7 +123,7 @@ func (l *loop) run() {
 	defer l.e.wg.Done()
 	defer l.closeFds()
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events, l.waitMillis())
+		n, err := l.wait(l.waitMillis())
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			l.srv.log.Error("epoll_wait failed; event loop stops", "loop", l.id, "err", err)
 			return
@@ -165,6 +168,38 @@ func (l *loop) run() {
 			return
 		}
 	}
+}
+
+// wait waits up to msec milliseconds for events. A loop that just had work
+// usually gets more within microseconds, so it first polls without blocking
+// and yields once; only then does it block. The non-blocking poll is a raw
+// system call: it cannot block, so it skips the scheduler's syscall
+// bookkeeping, and a blocking epoll_wait that would return at once costs a
+// thread hand-off.
+func (l *loop) wait(msec int) (int, error) {
+	if msec != 0 {
+		if n, err := l.poll(); n > 0 || err != nil {
+			return n, err
+		}
+		runtime.Gosched()
+		if n, err := l.poll(); n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return unix.EpollWait(l.epfd, l.events, msec)
+}
+
+// poll is epoll_wait with a zero timeout, as a raw system call.
+func (l *loop) poll() (int, error) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 && e != syscall.EINTR {
+		return 0, e
+	}
+	if e != 0 {
+		return 0, nil
+	}
+	return int(r), nil
 }
 
 // waitMillis is the epoll_wait timeout: none while work is pending, else

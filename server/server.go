@@ -118,7 +118,7 @@ type Server struct {
 	Logger *slog.Logger
 
 	// levelTriggered registers evented connections level-triggered instead
-	// of edge-triggered: kept for tests and BenchmarkEchoTrigger.
+	// of edge-triggered: kept for tests and BenchmarkEcho.
 	levelTriggered bool
 
 	initOnce  sync.Once

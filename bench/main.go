@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// engines are the servers bench knows: its own serve modes, then the peers.
+var engines = append(slices.Clone(serveModes), peers...)
+
+// presets give flag values for -preset; flags set on the command line win.
+// quick is the default matrix (about two minutes on two cores); full is
+// every engine over sizes, buffer sizes and connection counts, plus the
+// idle-connection cells (about half an hour).
+var presets = map[string]map[string]string{
+	"quick": {},
+	"full": {
+		"engines":  "threaded,evented,evented-pool,net,gnet,nbio",
+		"sizes":    "64,512,1k,4k,16k,64k",
+		"bufsizes": "4k,16k,64k",
+		"conns":    "1,50,200",
+		"duration": "5s",
+		"idle":     "1000,10000",
+	},
+}
+
+// maxSize bounds message and buffer sizes.
+const maxSize = 64 << 20
+
+// config is the parsed command line.
+type config struct {
+	engines  []string
+	sizes    []int
+	bufSizes []int
+	conns    []int
+	idle     []int
+	warmup   time.Duration
+	duration time.Duration
+	out      string
+	peersDir string
+	report   string
+}
+
+func main() {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "-serve" {
+		if err := serve(args); err != nil {
+			fmt.Fprintln(os.Stderr, "bench -serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// run is the bench command: it returns the exit status, 1 when a cell
+// failed or the run could not be made, 2 for a bad command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	if cfg.report != "" {
+		rep, err := readJSON(cfg.report)
+		if err == nil {
+			err = writeMarkdown(stdout, rep)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := runMatrix(ctx, cfg, args, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	if err := writeMarkdown(stdout, rep); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "results in %s\n", cfg.out)
+	failed := 0
+	for _, r := range rep.Results {
+		if r.Status == statusFailed {
+			failed++
+		}
+	}
+	if failed > 0 || ctx.Err() != nil {
+		fmt.Fprintf(stderr, "bench: %d of %d cells FAILED\n", failed, len(rep.Results))
+		return 1
+	}
+	return 0
+}
+
+// parseFlags parses the command line, applies the preset and checks the
+// values.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go run ./bench [flags]\n\nRuns the echo benchmark matrix; see the package doc (go doc ./bench).\n\n")
+		fs.PrintDefaults()
+	}
+	var (
+		engineList = fs.String("engines", "threaded,evented,net", "engines to run, comma-separated: "+strings.Join(engines, ", "))
+		sizeList   = fs.String("sizes", "64,1024,4096,65536", "message sizes in bytes, comma-separated; k and m suffixes (1k = 1024)")
+		bufList    = fs.String("bufsizes", "65536", "server read buffer sizes in bytes, comma-separated; k and m suffixes")
+		connList   = fs.String("conns", "1,50", "closed-loop connections per cell, comma-separated")
+		idleList   = fs.String("idle", "", "idle-connection cells: connections to hold open, comma-separated (e.g. 1000,10000); none by default")
+		preset     = fs.String("preset", "quick", "matrix preset: quick (the defaults, ~2 min) or full (~30 min); explicit flags win")
+		cfg        config
+	)
+	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "measured window of each echo cell")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each window")
+	fs.StringVar(&cfg.out, "out", "", "directory for results.json, results.csv, command.txt, machine.txt (default bench/results/<YYYYMMDD-HHMMSS>-<host>)")
+	fs.StringVar(&cfg.peersDir, "peers", "", "directory holding the peers' modules (default: bench/peers, found from the working directory up)")
+	fs.StringVar(&cfg.report, "report", "", "print the table of an earlier run's results.json and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	values, ok := presets[*preset]
+	if !ok {
+		return nil, fmt.Errorf("unknown preset %q (want quick or full)", *preset)
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, v := range values {
+		if !set[name] {
+			if err := fs.Set(name, v); err != nil {
+				return nil, fmt.Errorf("preset %s: -%s: %w", *preset, name, err)
+			}
+		}
+	}
+
+	var err error
+	if cfg.engines, err = parseEngines(*engineList); err != nil {
+		return nil, err
+	}
+	if cfg.sizes, err = parseList(*sizeList, "sizes", 1, maxSize); err != nil {
+		return nil, err
+	}
+	if cfg.bufSizes, err = parseList(*bufList, "bufsizes", 1, maxSize); err != nil {
+		return nil, err
+	}
+	if cfg.conns, err = parseList(*connList, "conns", 1, 100_000); err != nil {
+		return nil, err
+	}
+	if cfg.idle, err = parseList(*idleList, "idle", 1, 1_000_000); err != nil {
+		return nil, err
+	}
+	if cfg.duration <= 0 || cfg.warmup < 0 {
+		return nil, errors.New("-duration must be positive and -warmup not negative")
+	}
+	if cfg.out == "" {
+		host, _ := os.Hostname()
+		cfg.out = filepath.Join("bench", "results", time.Now().Format("20060102-150405")+"-"+host)
+	}
+	return &cfg, nil
+}
+
+// parseEngines splits a comma list of engine names and checks each.
+func parseEngines(s string) ([]string, error) {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(strings.ToLower(e))
+		if e == "" {
+			continue
+		}
+		if !slices.Contains(engines, e) {
+			return nil, fmt.Errorf("-engines: unknown engine %q (want %s)", e, strings.Join(engines, ", "))
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-engines: no engine")
+	}
+	return out, nil
+}
+
+// parseList parses a comma list of numbers in [lo, hi], each with an
+// optional binary suffix k (KiB) or m (MiB). An empty list is nil.
+func parseList(s, name string, lo, hi int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(strings.ToLower(f))
+		if f == "" {
+			continue
+		}
+		n, err := parseSize(f)
+		if err != nil {
+			return nil, fmt.Errorf("-%s: %w", name, err)
+		}
+		if n < lo || n > hi {
+			return nil, fmt.Errorf("-%s: %d is out of range [%d, %d]", name, n, lo, hi)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseSize parses "4096", "4k" or "1m" (binary multiples).
+func parseSize(s string) (int, error) {
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, s[:len(s)-1]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad number %q", s)
+	}
+	if n > maxSize/mult {
+		return 0, fmt.Errorf("%s is too large", s)
+	}
+	return n * mult, nil
+}
+
+// commandLine renders the bench command as a shell would take it.
+func commandLine(args []string) string {
+	parts := []string{"go run ./bench"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}

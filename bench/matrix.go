@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// cellOverhead is the estimated cost of a cell beyond its warm-up and
+// window: starting and stopping the server, dialling, settling.
+const cellOverhead = 300 * time.Millisecond
+
+// A cell is one measurement of the matrix.
+type cell struct {
+	Kind    string
+	Engine  string
+	Size    int // echo: message bytes
+	BufSize int
+	Conns   int
+}
+
+func (c cell) String() string {
+	if c.Kind == kindIdle {
+		return fmt.Sprintf("%s idle conns=%d bufsize=%s", c.Engine, c.Conns, fmtSize(c.BufSize))
+	}
+	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", c.Engine, fmtSize(c.Size), fmtSize(c.BufSize), c.Conns)
+}
+
+// cells lists the matrix, engine by engine, so that a peer is built just
+// before its first cell; the idle-connection cells come last.
+func (cfg *config) cells() []cell {
+	var out []cell
+	for _, e := range cfg.engines {
+		for _, b := range cfg.bufSizes {
+			for _, s := range cfg.sizes {
+				for _, n := range cfg.conns {
+					out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
+				}
+			}
+		}
+	}
+	for _, e := range cfg.engines {
+		for _, b := range cfg.bufSizes {
+			for _, n := range cfg.idle {
+				out = append(out, cell{Kind: kindIdle, Engine: e, BufSize: b, Conns: n})
+			}
+		}
+	}
+	return out
+}
+
+// estimate is the expected wall time of cell c.
+func (cfg *config) estimate(c cell) time.Duration {
+	if c.Kind == kindIdle {
+		return cellOverhead + time.Duration(c.Conns)*100*time.Microsecond
+	}
+	return cfg.warmup + cfg.duration + stopGrace/10 + cellOverhead
+}
+
+// A runner runs cells: it starts each cell's server, drives it and stops it.
+type runner struct {
+	cfg      *config
+	exe      string // the bench binary, re-executed in serve mode
+	tmp      string // where peers are built
+	peersDir string
+	peersErr error
+	bins     map[string]string // built peers
+	binErrs  map[string]error  // peers that did not build
+}
+
+// runMatrix runs every cell of cfg's matrix and writes the result files
+// into cfg.out. It returns the report; an interrupted run (ctx done) keeps
+// the cells it finished.
+func runMatrix(ctx context.Context, cfg *config, args []string, stderr io.Writer) (*report, error) {
+	if err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(stderr, "bench: warning:", err)
+	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: -out: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: cannot re-execute itself: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "sockpool-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	r := &runner{cfg: cfg, exe: exe, tmp: tmp, peersDir: cfg.peersDir,
+		bins: make(map[string]string), binErrs: make(map[string]error)}
+	if r.peersDir == "" {
+		r.peersDir, r.peersErr = findPeersDir()
+	}
+
+	rep := &report{
+		Command:  commandLine(args),
+		Started:  time.Now().UTC(),
+		Warmup:   cfg.warmup.String(),
+		Duration: cfg.duration.String(),
+		Machine:  readMachine(),
+	}
+	if err := writeFile(filepath.Join(cfg.out, "command.txt"), func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, rep.Command)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(cfg.out, "machine.txt"), rep.Machine.write); err != nil {
+		return nil, err
+	}
+
+	cells := cfg.cells()
+	prog := newProgress(stderr, cfg, cells)
+	for i, c := range cells {
+		if ctx.Err() != nil {
+			break
+		}
+		prog.begin(i)
+		rep.Results = append(rep.Results, r.runCell(ctx, i, c))
+		prog.end(i)
+	}
+	prog.finish()
+	rep.Elapsed = time.Since(prog.start)
+
+	if err := writeJSON(filepath.Join(cfg.out, "results.json"), rep); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(cfg.out, "results.csv"), func(w io.Writer) error {
+		return writeCSV(w, rep.Results)
+	}); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// command returns the argv and extra environment that start engine's server
+// with a read buffer of bufSize, building a peer on first use.
+func (r *runner) command(ctx context.Context, engine string, bufSize int) ([]string, []string, error) {
+	flags := []string{"-addr", "127.0.0.1:0", "-bufsize", strconv.Itoa(bufSize)}
+	for _, m := range serveModes {
+		if engine == m {
+			return append([]string{r.exe, "-serve", engine}, flags...), []string{serveEnv + "=1"}, nil
+		}
+	}
+	if err, ok := r.binErrs[engine]; ok {
+		return nil, nil, err
+	}
+	bin, ok := r.bins[engine]
+	if !ok {
+		err := r.peersErr
+		if err == nil {
+			bin, err = buildPeer(ctx, r.peersDir, engine, r.tmp)
+		}
+		if err != nil {
+			r.binErrs[engine] = err
+			return nil, nil, err
+		}
+		r.bins[engine] = bin
+	}
+	return append([]string{bin}, flags...), nil, nil
+}
+
+// runCell measures cell c (the i-th) in a server process of its own, so that
+// the server's peak RSS belongs to this cell alone.
+func (r *runner) runCell(ctx context.Context, i int, c cell) result {
+	res := result{Kind: c.Kind, Engine: c.Engine, Size: c.Size, BufSize: c.BufSize, Conns: c.Conns}
+	if need := uint64(c.Conns) + 64; fileLimit() < need {
+		res.fail(fmt.Errorf("needs %d open files, the limit is %d", need, fileLimit()))
+		return res
+	}
+	argv, env, err := r.command(ctx, c.Engine, c.BufSize)
+	if err != nil {
+		res.Status, res.Error = statusUnavailable, err.Error()
+		return res
+	}
+	srv, err := startServer(ctx, argv, env)
+	if err != nil {
+		res.fail(err)
+		return res
+	}
+	defer srv.stop()
+	pid := srv.pid()
+	seed := uint64(i+1) * 0x9e3779b97f4a7c15
+
+	switch c.Kind {
+	case kindEcho:
+		lr := runLoad(ctx, loadSpec{
+			Addr: srv.addr, Size: c.Size, Conns: c.Conns,
+			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed,
+			ServerCPU: func() (time.Duration, error) { return procCPU(pid) },
+		})
+		res.fillEcho(lr)
+	case kindIdle:
+		ir := runIdle(ctx, srv.addr, c.Conns, seed, func() (int64, error) { return procMem(pid, "VmRSS") })
+		res.fillIdle(ir)
+	}
+	if err := srv.died(); err != nil {
+		res.fail(err)
+		return res
+	}
+	if res.Status != statusFailed {
+		peak, err := procMem(pid, "VmHWM")
+		if err != nil {
+			res.Note = err.Error()
+		}
+		res.ServerPeakRSS = peak
+	}
+	return res
+}
+
+// progress draws the live progress line on stderr: the cell, the time
+// elapsed and an estimate of the time left. On a terminal the line is
+// redrawn in place; otherwise each cell gets a line.
+type progress struct {
+	w       io.Writer
+	tty     bool
+	cfg     *config
+	cells   []cell
+	start   time.Time
+	spent   time.Duration // estimated cost of the cells done
+	elapsed time.Duration // their real cost
+}
+
+func newProgress(w io.Writer, cfg *config, cells []cell) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progress{w: w, tty: tty, cfg: cfg, cells: cells, start: time.Now()}
+}
+
+func (p *progress) begin(i int) {
+	var left time.Duration
+	for _, c := range p.cells[i:] {
+		left += p.cfg.estimate(c)
+	}
+	if p.spent > 0 {
+		// Scale the estimate by how the cells so far compared with theirs.
+		left = time.Duration(float64(left) * float64(p.elapsed) / float64(p.spent))
+	}
+	line := fmt.Sprintf("cell %d/%d  %-44s elapsed %s  remaining ~%s",
+		i+1, len(p.cells), p.cells[i], clock(time.Since(p.start)), clock(left))
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) end(i int) {
+	p.spent += p.cfg.estimate(p.cells[i])
+	p.elapsed = time.Since(p.start)
+}
+
+func (p *progress) finish() {
+	line := fmt.Sprintf("%d cells in %s", len(p.cells), clock(time.Since(p.start)))
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s\n", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// clock formats d as m:ss.
+func clock(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// dash stands for a figure a cell does not have.
+const dash = "—"
+
+// writeMarkdown writes the run's facts and its results as Markdown tables:
+// one for echo cells, one for idle-connection cells.
+func writeMarkdown(w io.Writer, rep *report) error {
+	var b strings.Builder
+	m := rep.Machine
+	fmt.Fprintf(&b, "machine: %s, %d cores, %s, %s, tcp_congestion_control %s  \n", m.CPU, m.Cores, m.Kernel, m.Go, m.CongestionControl)
+	fmt.Fprintf(&b, "command: `%s`  \n", rep.Command)
+	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); latency is per round trip; client CPU is the bench process's CPU per wall second (100%% = one core)\n\n", rep.Warmup, rep.Duration)
+
+	var echo, idle []result
+	for _, r := range rep.Results {
+		if r.Kind == kindIdle {
+			idle = append(idle, r)
+		} else {
+			echo = append(echo, r)
+		}
+	}
+	if len(echo) > 0 {
+		b.WriteString("| engine | size | bufsize | conns | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | srv CPU s | msg/srv-CPU-s | client CPU | srv peak RSS | rt/conn min–max | errors | status |\n")
+		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		for _, r := range echo {
+			row := []string{r.Engine, fmtSize(r.Size), fmtSize(r.BufSize), fmt.Sprint(r.Conns)}
+			if r.Status == statusOK || r.Status == statusStarved {
+				row = append(row,
+					fmt.Sprintf("%.0f", r.MsgsPerSec),
+					fmt.Sprintf("%.1f", r.MBPerSec),
+					fmt.Sprintf("%.1f", r.P50us),
+					fmt.Sprintf("%.1f", r.P99us),
+					fmt.Sprintf("%.1f", r.P999us),
+					orDash(r.ServerCPUSec > 0, "%.2f", r.ServerCPUSec),
+					orDash(r.MsgsPerCPUSec > 0, "%.0f", r.MsgsPerCPUSec),
+					fmt.Sprintf("%.0f%%", 100*r.ClientCPUShare),
+					orDash(r.ServerPeakRSS > 0, "%s", fmtMiB(r.ServerPeakRSS)),
+					fmt.Sprintf("%d–%d", r.MinPerConn, r.MaxPerConn),
+				)
+			} else {
+				row = append(row, dash, dash, dash, dash, dash, dash, dash, dash, dash, dash)
+			}
+			row = append(row, fmt.Sprint(r.Errors), statusText(r))
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
+	if len(idle) > 0 {
+		if len(echo) > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("| engine | bufsize | idle conns | RSS before | RSS after | RSS per conn | srv peak RSS | errors | status |\n")
+		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		for _, r := range idle {
+			row := []string{r.Engine, fmtSize(r.BufSize), fmt.Sprint(r.Conns)}
+			if r.Status == statusOK {
+				row = append(row, fmtMiB(r.RSSBefore), fmtMiB(r.RSSAfter), fmtPerConn(r.RSSPerConn),
+					orDash(r.ServerPeakRSS > 0, "%s", fmtMiB(r.ServerPeakRSS)))
+			} else {
+				row = append(row, dash, dash, dash, dash)
+			}
+			row = append(row, fmt.Sprint(r.Errors), statusText(r))
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// statusText is a cell's status as the table shows it: starved and failed
+// cells stand out.
+func statusText(r result) string {
+	switch r.Status {
+	case statusStarved:
+		return fmt.Sprintf("STARVED %d/%d", r.Starved, r.Conns)
+	case statusFailed:
+		return "FAILED: " + shortErr(r.Error)
+	case statusUnavailable:
+		return "unavailable: " + shortErr(r.Error)
+	}
+	if r.Note != "" {
+		return r.Status + " (" + shortErr(r.Note) + ")"
+	}
+	return r.Status
+}
+
+func orDash(ok bool, format string, v any) string {
+	if !ok {
+		return dash
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// fmtSize writes a byte count with a binary suffix when it is a whole
+// number of KiB or MiB: 64, 1k, 64k, 1m.
+func fmtSize(n int) string {
+	switch {
+	case n == 0:
+		return dash
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dm", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%dk", n>>10)
+	}
+	return fmt.Sprint(n)
+}
+
+func fmtMiB(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func fmtPerConn(b float64) string {
+	if b >= 10<<10 || b <= -10<<10 {
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
