@@ -19,7 +19,7 @@ import (
 const outChunk = 64 << 10
 
 // maxIovecs bounds the buffers one writev hands the kernel.
-const maxIovecs = 64
+const maxIovecs = 16
 
 var (
 	getOutput = bufs.GetOutput
@@ -34,10 +34,10 @@ type evConn struct {
 	srv          *Server
 	fd           int
 	laddr, raddr net.Addr
-	openErr      error // OnOpen panicked
 	doneFn       func()
 
-	// loop
+	// loop (registered and fdClosed are written under mu too, and read under
+	// it by Write)
 	registered  bool
 	paused      bool // backpressure: not reading until the queues drain
 	readDone    bool // no more reads: EOF, Close or Shutdown
@@ -45,30 +45,34 @@ type evConn struct {
 	lingering   bool
 	fdClosed    bool
 	finalized   bool
+	opened      bool // OnOpen was (or is being) called; OnClose will be
+	openDone    bool // the pool task has called OnOpen (Dispatch Pool; owned by the running task)
 	want        closeKind
 	lastRead    time.Time
 	lingerUntil time.Time
 
-	stopAsked  atomic.Bool  // Close or Shutdown asked to stop
-	queued     atomic.Int64 // bytes in out; written under mu
-	lastWrite  atomic.Int64 // unix ns of the last write progress
-	stallSince atomic.Int64 // unix ns when output was last queued on an empty queue
+	stopAsked       atomic.Bool  // Close or Shutdown asked to stop
+	closedByHandler atomic.Bool  // Conn.Close was called
+	queued          atomic.Int64 // bytes in out; written under mu
+	lastWrite       atomic.Int64 // unix ns of the last write progress
+	stallSince      atomic.Int64 // unix ns when output was last queued on an empty queue
 
 	// mu guards the output queue and every write to fd, so that a Write from
 	// any goroutine keeps order and never touches a closed descriptor.
 	mu        sync.Mutex
 	out       []*bufs.Output
-	outOff    int // bytes of out[0] already written
-	iov       [][]byte
+	outOff    int           // bytes of out[0] already written
+	space     chan struct{} // closed when the queue drains below low water
 	wclosed   bool
 	wantIn    bool   // level-triggered interest in input
 	outArmed  bool   // level-triggered interest in EPOLLOUT
 	curEvents uint32 // the registered interest
 
 	// inMu guards the input waiting for a pool worker (Dispatch Pool).
-	inMu    sync.Mutex
-	in      *bufs.Output
-	running bool // a pool task is draining in
+	inMu     sync.Mutex
+	in       *bufs.Output
+	inflight int  // bytes a pool worker has taken from in and not yet handled
+	running  bool // a pool task is draining in (or is about to)
 }
 
 func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
@@ -88,6 +92,11 @@ func (c *evConn) Write(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.queued.Load() >= int64(c.srv.highWater) && !c.wclosed && !c.l.e.onLoop() {
+		if err := c.waitSpaceLocked(); err != nil {
+			return 0, err
+		}
+	}
 	if c.wclosed {
 		return 0, ErrConnClosed
 	}
@@ -118,11 +127,63 @@ func (c *evConn) Write(p []byte) (int, error) {
 		c.stallSince.Store(c.l.clock.Load())
 	}
 	c.enqueueLocked(p)
-	if !c.l.edge && !c.outArmed {
+	if c.l.edge {
+		// The EPOLLOUT edge may have fired between our EAGAIN and the
+		// enqueue, seen an empty queue and been spent. One more write
+		// either makes progress or hits EAGAIN again, which re-arms it.
+		if err := c.flushLocked(); err != nil {
+			c.wclosed = true
+			c.l.post(func() { c.l.closeConn(c, err) })
+			return total, err
+		}
+	} else if !c.outArmed {
 		c.outArmed = true
 		c.modifyLocked()
 	}
 	return total, nil
+}
+
+// waitSpaceLocked blocks a writer that is not an event loop while the queue
+// is at WriteHighWater or above: goroutines that push output to a peer that
+// does not read are held back as they would be by a blocking socket, instead
+// of queueing without bound. A loop never waits (it is the one that
+// flushes). WriteTimeout bounds the wait.
+func (c *evConn) waitSpaceLocked() error {
+	var timeout <-chan time.Time
+	if wt := c.srv.WriteTimeout; wt > 0 {
+		t := time.NewTimer(wt)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for c.queued.Load() >= int64(c.srv.highWater) && !c.wclosed {
+		if c.space == nil {
+			c.space = make(chan struct{})
+		}
+		ch := c.space
+		c.mu.Unlock()
+		select {
+		case <-ch:
+			c.mu.Lock()
+		case <-timeout:
+			c.mu.Lock()
+			if c.wclosed {
+				return ErrConnClosed
+			}
+			c.srv.stats.timeouts.Add(1)
+			c.wclosed = true
+			c.l.post(func() { c.l.closeConn(c, ErrWriteTimeout) })
+			return ErrWriteTimeout
+		}
+	}
+	return nil
+}
+
+// signalSpaceLocked wakes writers waiting for the queue to drain.
+func (c *evConn) signalSpaceLocked() {
+	if c.space != nil && (c.wclosed || c.queued.Load() <= int64(c.srv.lowWater)) {
+		close(c.space)
+		c.space = nil
+	}
 }
 
 // enqueueLocked copies p to the tail of the output queue.
@@ -143,8 +204,9 @@ func (c *evConn) enqueueLocked(p []byte) {
 // flushLocked writes queued output with writev until the queue is empty or
 // the socket is full.
 func (c *evConn) flushLocked() error {
+	var scratch [maxIovecs][]byte
 	for len(c.out) > 0 {
-		iov := c.iov[:0]
+		iov := scratch[:0]
 		for i, b := range c.out {
 			if i == maxIovecs {
 				break
@@ -156,8 +218,6 @@ func (c *evConn) flushLocked() error {
 			}
 		}
 		n, err := unix.Writev(c.fd, iov)
-		clear(iov)
-		c.iov = iov[:0]
 		if n > 0 {
 			c.consumeLocked(n)
 		}
@@ -197,6 +257,7 @@ func (c *evConn) consumeLocked(n int) {
 	if len(c.out) == 0 {
 		c.out = nil
 	}
+	c.signalSpaceLocked()
 }
 
 // dropOutputLocked releases queued output that will never be sent.
@@ -207,6 +268,7 @@ func (c *evConn) dropOutputLocked() {
 	q := c.queued.Swap(0)
 	c.srv.stats.queued.Add(-q)
 	c.out, c.outOff = nil, 0
+	c.signalSpaceLocked()
 }
 
 // interest is the epoll event set c should be registered with.
@@ -239,8 +301,10 @@ func (c *evConn) modifyLocked() {
 
 func (c *evConn) Close() error {
 	c.setReason(nil)
+	c.closedByHandler.Store(true)
 	c.mu.Lock()
 	c.wclosed = true
+	c.signalSpaceLocked()
 	c.mu.Unlock()
 	c.stop(nil)
 	return nil
@@ -258,6 +322,7 @@ func (c *evConn) abort(reason error) {
 	c.setReason(reason)
 	c.mu.Lock()
 	c.wclosed = true
+	c.signalSpaceLocked()
 	c.mu.Unlock()
 	c.l.post(func() { c.l.closeConn(c, reason) })
 }
@@ -280,10 +345,11 @@ func (c *evConn) inputBacklog() int {
 	}
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
-	if c.in == nil {
-		return 0
+	n := c.inflight
+	if c.in != nil {
+		n += len(c.in.B)
 	}
-	return len(c.in.B)
+	return n
 }
 
 // runHandler is the pool task of Dispatch Pool: it calls OnData with c's
@@ -291,28 +357,51 @@ func (c *evConn) inputBacklog() int {
 // overlap and keep their order.
 func (c *evConn) runHandler() {
 	s := c.srv
+	if !c.openDone {
+		c.openDone = true
+		if oh, ok := s.Handler.(OpenHandler); ok {
+			if err := guard(s, c, func() { oh.OnOpen(c) }); err != nil {
+				c.fail(err)
+				return
+			}
+		}
+	}
 	for {
 		c.inMu.Lock()
 		in := c.in
-		if in == nil || len(in.B) == 0 {
+		if in == nil || len(in.B) == 0 || c.closedByHandler.Load() {
+			// After the handler's own Close no further input is handed to
+			// it, as in the threaded engine.
 			c.running = false
 			c.inMu.Unlock()
 			break
 		}
 		c.in = nil
+		c.inflight = len(in.B)
 		c.inMu.Unlock()
+		c.bytesIn.Add(uint64(len(in.B)))
 		err := guard(s, c, func() { s.Handler.OnData(c, in.B) })
 		putOutput(in)
+		c.inMu.Lock()
+		c.inflight = 0
+		c.inMu.Unlock()
 		if err != nil {
-			c.inMu.Lock()
-			c.running = false
-			c.inMu.Unlock()
-			c.l.post(func() {
-				c.l.closeConn(c, err)
-				c.l.finalize(c)
-			})
+			c.fail(err)
 			return
 		}
 	}
 	c.l.post(c.doneFn)
+}
+
+// fail closes c after its handler panicked on a pool worker. running stays
+// true until the loop has closed the connection, so no new task can call the
+// handler that just panicked.
+func (c *evConn) fail(err error) {
+	c.l.post(func() {
+		c.inMu.Lock()
+		c.running = false
+		c.inMu.Unlock()
+		c.l.closeConn(c, err)
+		c.l.finalize(c) // closeConn skips it if the fd was already closed
+	})
 }

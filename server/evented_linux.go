@@ -66,7 +66,7 @@ func (e *evented) serve(nc net.Conn, hint int) error {
 		return fmt.Errorf("sockpool/server: dup: %w", derr)
 	}
 	if hint < 0 {
-		hint = int(e.next.Add(1))
+		hint = int(e.next.Add(1) % uint32(len(e.loops)))
 	}
 	l := e.loops[hint%len(e.loops)]
 	c := newEvConn(l, fd, nc.LocalAddr(), nc.RemoteAddr())
@@ -75,13 +75,32 @@ func (e *evented) serve(nc net.Conn, hint int) error {
 		unix.Close(fd)
 		return ErrServerClosed
 	}
-	if oh, ok := s.Handler.(OpenHandler); ok {
-		// OnOpen runs here, before the loop knows the connection, so it
-		// can never run concurrently with OnData.
-		c.openErr = guard(s, c, func() { oh.OnOpen(c) })
+	l.pending.Add(1)
+	if !l.post(func() { l.register(c) }) {
+		// The loop has exited (Close raced this accept): finish here.
+		l.pending.Add(-1)
+		c.mu.Lock()
+		c.wclosed, c.fdClosed = true, true
+		unix.Close(fd)
+		c.mu.Unlock()
+		c.finalized = true // never opened, so no OnClose
+		s.removeConn(c)
+		return nil // the caller counts it accepted; removeConn counted it closed
 	}
-	l.post(func() { l.register(c) })
 	return nil
+}
+
+// onLoop reports whether the caller runs on one of the engine's loop
+// threads. It costs a gettid system call, so it is asked only when a
+// Write finds the queue full.
+func (e *evented) onLoop() bool {
+	tid := int32(unix.Gettid())
+	for _, l := range e.loops {
+		if l.tid.Load() == tid {
+			return true
+		}
+	}
+	return false
 }
 
 // close asks every loop to stop once its connections are gone and waits for

@@ -54,11 +54,15 @@ type loop struct {
 	nextSweep time.Time
 	quit      bool
 
-	mu    sync.Mutex
-	tasks []func()
-	spare []func()
-	woken atomic.Bool
-	clock atomic.Int64 // unix nanoseconds at the loop's last wake-up
+	pending atomic.Int64 // registrations posted but not yet run
+	tid     atomic.Int32 // the loop's thread
+
+	mu     sync.Mutex
+	closed bool // the loop has exited
+	tasks  []func()
+	spare  []func()
+	woken  atomic.Bool
+	clock  atomic.Int64 // unix nanoseconds at the loop's last wake-up
 }
 
 func newLoop(e *evented, id int) (*loop, error) {
@@ -92,14 +96,29 @@ func (l *loop) closeFds() {
 }
 
 // post runs f on the loop goroutine soon. It is safe from any goroutine.
-func (l *loop) post(f func()) {
+// It reports false, and f never runs, once the loop has exited.
+func (l *loop) post(f func()) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
 	l.tasks = append(l.tasks, f)
-	l.mu.Unlock()
+	// The eventfd is written under mu so that it cannot be closed (and its
+	// number reused) in between.
 	if !l.woken.Swap(true) {
 		one := [8]byte{1}
 		unix.Write(l.efd, one[:])
 	}
+	return true
+}
+
+// exit closes the loop's descriptors; posts from now on are refused.
+func (l *loop) exit() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	l.closeFds()
 }
 
 func (l *loop) runTasks() {
@@ -120,12 +139,24 @@ func (l *loop) runTasks() {
 }
 
 func (l *loop) run() {
+	// The loop keeps its thread so that Write can tell, by thread id, a call
+	// from a loop (which must never wait for queue space) from any other.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l.tid.Store(int32(unix.Gettid()))
 	defer l.e.wg.Done()
-	defer l.closeFds()
+	defer l.exit()
 	for {
 		n, err := l.wait(l.waitMillis())
 		if err != nil && !errors.Is(err, unix.EINTR) {
+			// EBADF, EFAULT, EINVAL: a bug, not a network condition. Close
+			// every connection so none is left waiting forever.
 			l.srv.log.Error("epoll_wait failed; event loop stops", "loop", l.id, "err", err)
+			for _, c := range l.conns {
+				if c != nil {
+					l.closeConn(c, err)
+				}
+			}
 			return
 		}
 		l.now = time.Now()
@@ -156,32 +187,30 @@ func (l *loop) run() {
 			waiting := l.waiting
 			l.waiting = nil
 			for _, c := range waiting {
-				if !c.fdClosed {
-					l.dispatch(c)
+				if c.fdClosed {
+					c.inMu.Lock()
+					c.running = false
+					c.inMu.Unlock()
+					l.finalize(c)
+					continue
 				}
+				l.dispatch(c)
 			}
 		}
 		if !l.nextSweep.IsZero() && !l.now.Before(l.nextSweep) {
 			l.sweep()
 		}
-		if l.quit && l.count == 0 {
+		if l.quit && l.count == 0 && l.pending.Load() == 0 {
 			return
 		}
 	}
 }
 
 // wait waits up to msec milliseconds for events. A loop that just had work
-// usually gets more within microseconds, so it first polls without blocking
-// and yields once; only then does it block. The non-blocking poll is a raw
-// system call: it cannot block, so it skips the scheduler's syscall
-// bookkeeping, and a blocking epoll_wait that would return at once costs a
-// thread hand-off.
+// often has more already, so it first polls without blocking: a raw system
+// call, which skips the scheduler's bookkeeping for calls that may block.
 func (l *loop) wait(msec int) (int, error) {
 	if msec != 0 {
-		if n, err := l.poll(); n > 0 || err != nil {
-			return n, err
-		}
-		runtime.Gosched()
 		if n, err := l.poll(); n > 0 || err != nil {
 			return n, err
 		}
@@ -262,7 +291,7 @@ func (l *loop) sweep() {
 		lastWrite := time.Unix(0, c.lastWrite.Load())
 		var why error
 		switch {
-		case s.ReadTimeout > 0 && !c.readDone && now.Sub(c.lastRead) >= s.ReadTimeout:
+		case s.ReadTimeout > 0 && !c.readDone && !c.paused && now.Sub(c.lastRead) >= s.ReadTimeout:
 			why = ErrReadTimeout
 		case s.IdleTimeout > 0 && now.Sub(later(c.lastRead, lastWrite)) >= s.IdleTimeout:
 			why = ErrIdleTimeout
@@ -285,8 +314,10 @@ func later(a, b time.Time) time.Time {
 
 // register adds a new connection to the loop's epoll set.
 func (l *loop) register(c *evConn) {
+	l.pending.Add(-1)
 	if c.fdClosed {
-		return // aborted before it got here
+		l.finalize(c) // aborted before it got here; OnOpen has returned
+		return
 	}
 	for c.fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*evConn, len(l.conns)+64)...)
@@ -299,12 +330,28 @@ func (l *loop) register(c *evConn) {
 	c.curEvents = c.interest()
 	err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
 	c.mu.Unlock()
-	switch {
-	case err != nil:
+	if err != nil {
 		l.closeConn(c, fmt.Errorf("sockpool/server: epoll_ctl add: %w", err))
-	case c.openErr != nil:
-		l.closeConn(c, c.openErr)
-	case c.stopAsked.Load():
+		return
+	}
+	// OnOpen runs where OnData runs: here on the loop, or first thing in the
+	// connection's pool task, so it always returns before the first OnData
+	// and before OnClose.
+	c.opened = true
+	if oh, ok := l.srv.Handler.(OpenHandler); ok {
+		if l.srv.Dispatch == Inline {
+			if perr := guard(l.srv, c, func() { oh.OnOpen(c) }); perr != nil {
+				l.closeConn(c, perr)
+				return
+			}
+		} else {
+			c.inMu.Lock()
+			c.running = true
+			c.inMu.Unlock()
+			l.dispatch(c)
+		}
+	}
+	if c.stopAsked.Load() {
 		l.stopConn(c)
 	}
 }
@@ -352,8 +399,11 @@ func (l *loop) read(c *evConn, events uint32) {
 			return
 		}
 		c.lastRead = l.now
-		c.bytesIn.Add(uint64(n))
 		if !l.deliver(c, l.buf[:n]) || c.paused || c.readDone {
+			return
+		}
+		if c.stopAsked.Load() {
+			l.stopConn(c) // Close or Shutdown: no further input for the handler
 			return
 		}
 		if !l.edge || (n < len(l.buf) && !c.rdhup) {
@@ -388,6 +438,7 @@ func (l *loop) discard(c *evConn) {
 func (l *loop) deliver(c *evConn, p []byte) bool {
 	s := l.srv
 	if s.Dispatch == Inline {
+		c.bytesIn.Add(uint64(len(p)))
 		if err := guard(s, c, func() { s.Handler.OnData(c, p) }); err != nil {
 			l.closeConn(c, err)
 			return false
@@ -402,7 +453,7 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 		c.in = getOutput()
 	}
 	c.in.B = append(c.in.B, p...)
-	backlog := len(c.in.B)
+	backlog := len(c.in.B) + c.inflight
 	start := !c.running
 	c.running = true
 	c.inMu.Unlock()
@@ -465,6 +516,7 @@ func (l *loop) maybeResume(c *evConn) {
 		return
 	}
 	c.paused = false
+	c.lastRead = l.now // the pause was ours, not the peer's silence
 	l.srv.stats.paused.Add(-1)
 	if c.readDone {
 		return
@@ -588,6 +640,9 @@ func (l *loop) closeConn(c *evConn, reason error) {
 		c.paused = false
 		l.srv.stats.paused.Add(-1)
 	}
+	if !c.registered {
+		return // OnOpen may still be running: register finalizes
+	}
 	l.finalize(c)
 }
 
@@ -609,7 +664,7 @@ func (l *loop) finalize(c *evConn) {
 	c.inMu.Unlock()
 	s := l.srv
 	reason := c.closeReason()
-	if ch, ok := s.Handler.(CloseHandler); ok {
+	if ch, ok := s.Handler.(CloseHandler); ok && c.opened {
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
 	s.removeConn(c)

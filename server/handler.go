@@ -26,6 +26,11 @@ type Conn interface {
 	// is closing, and an error wrapping ErrWriteTimeout when the peer did not
 	// take the bytes within the Server's WriteTimeout (the connection is then
 	// closed).
+	//
+	// With the Evented engine, bytes the socket does not take at once are
+	// queued; a Write from a goroutine other than an event loop waits while
+	// WriteHighWater bytes or more are queued (up to WriteTimeout), as a
+	// blocking socket would. A handler running inline on a loop never waits.
 	Write(p []byte) (int, error)
 
 	// Close closes the connection after the output already written is

@@ -23,7 +23,8 @@ type Stats struct {
 	// output.
 	Queued int64
 	// Paused is the number of connections whose reading is paused because
-	// their queued output passed WriteHighWater (Evented).
+	// their queued output, plus input waiting for a pool worker, passed
+	// WriteHighWater (Evented).
 	Paused int64
 
 	// Workers is the number of pool workers busy now. In the threaded engine
