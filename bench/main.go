@@ -50,6 +50,8 @@ type config struct {
 	out      string
 	peersDir string
 	report   string
+	pin      *pinning
+	pinText  string
 }
 
 func main() {
@@ -104,7 +106,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			failed++
 		}
 	}
-	if failed > 0 || ctx.Err() != nil {
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "bench: interrupted after %d cells\n", len(rep.Results))
+		return 1
+	}
+	if failed > 0 {
 		fmt.Fprintf(stderr, "bench: %d of %d cells FAILED\n", failed, len(rep.Results))
 		return 1
 	}
@@ -134,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.out, "out", "", "directory for results.json, results.csv, command.txt, machine.txt (default bench/results/<YYYYMMDD-HHMMSS>-<host>)")
 	fs.StringVar(&cfg.peersDir, "peers", "", "directory holding the peers' modules (default: bench/peers, found from the working directory up)")
 	fs.StringVar(&cfg.report, "report", "", "print the table of an earlier run's results.json and exit")
+	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -168,6 +175,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	if cfg.idle, err = parseList(*idleList, "idle", 1, 1_000_000); err != nil {
+		return nil, err
+	}
+	if cfg.pin, err = parsePin(cfg.pinText); err != nil {
 		return nil, err
 	}
 	if cfg.duration <= 0 || cfg.warmup < 0 {

@@ -93,6 +93,10 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
+	var again bytes.Buffer
+	if code := run([]string{"-report", filepath.Join(out, "results.json")}, &again, &stderr); code != 0 || again.String() != table {
+		t.Errorf("-report = %d, printed:\n%s\nwant the run's table:\n%s", code, again.String(), table)
+	}
 	if !strings.Contains(stderr.String(), "cell 4/4") {
 		t.Errorf("no progress line for the last cell in stderr:\n%s", stderr.String())
 	}

@@ -97,7 +97,13 @@ func runMatrix(ctx context.Context, cfg *config, args []string, stderr io.Writer
 		r.peersDir, r.peersErr = findPeersDir()
 	}
 
+	if cfg.pin != nil {
+		if err := pinProcess(os.Getpid(), cfg.pin.client); err != nil {
+			return nil, err
+		}
+	}
 	rep := &report{
+		Pin:      cfg.pinText,
 		Command:  commandLine(args),
 		Started:  time.Now().UTC(),
 		Warmup:   cfg.warmup.String(),
@@ -185,6 +191,12 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	}
 	defer srv.stop()
 	pid := srv.pid()
+	if r.cfg.pin != nil {
+		if err := pinProcess(pid, r.cfg.pin.server); err != nil {
+			res.fail(err)
+			return res
+		}
+	}
 	seed := uint64(i+1) * 0x9e3779b97f4a7c15
 
 	switch c.Kind {

@@ -67,6 +67,7 @@ type report struct {
 	Command  string        `json:"command"`
 	Started  time.Time     `json:"started"`
 	Warmup   string        `json:"warmup"`
+	Pin      string        `json:"pin,omitempty"` // -pin SERVER/CLIENT CPU lists
 	Duration string        `json:"duration"`
 	Machine  machineInfo   `json:"machine"`
 	Results  []result      `json:"results"`

@@ -16,6 +16,9 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	m := rep.Machine
 	fmt.Fprintf(&b, "machine: %s, %d cores, %s, %s, tcp_congestion_control %s  \n", m.CPU, m.Cores, m.Kernel, m.Go, m.CongestionControl)
 	fmt.Fprintf(&b, "command: `%s`  \n", rep.Command)
+	if rep.Pin != "" {
+		fmt.Fprintf(&b, "pinned: server/client on CPUs %s  \n", rep.Pin)
+	}
 	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); latency is per round trip; client CPU is the bench process's CPU per wall second (100%% = one core)\n\n", rep.Warmup, rep.Duration)
 
 	var echo, idle []result

@@ -1,0 +1,50 @@
+// Command bench is sockpool's throughput benchmark matrix: it tells, with
+// numbers, which engine and which read-buffer size serve an echo workload
+// best on this machine.
+//
+//	go run ./bench                                   # quick matrix, about 2 minutes on 2 cores
+//	go run ./bench -preset full                      # every engine, size, buffer and the idle cells
+//	go run ./bench -engines threaded,evented,net,gnet,nbio -sizes 1k -conns 1,50 -duration 2s
+//	go run ./bench -sizes '' -idle 1000,10000        # only the idle-connection cells
+//	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table
+//
+// Each cell runs its server in a process of its own, started and stopped
+// by bench: its own engines (threaded, evented, evented-pool: evented with
+// Dispatch Pool) and the baseline net (Go's net package, a goroutine per
+// connection) are the bench binary re-executed in a hidden serve mode; the
+// peers gnet and nbio are built from their own modules in bench/peers on
+// first use (a peer that does not build is reported unavailable, with the
+// reason). A server is ready when it prints "listening tcp <addr>".
+//
+// An echo cell opens its connections, runs them for -warmup unmeasured and
+// then measures a window of -duration. Each connection is a closed loop:
+// it writes a message, reads the echo in full and compares every byte with
+// what it sent; messages are pseudo-random, different per connection and
+// per message. Any mismatch, short read or connection error fails the
+// cell: it is reported FAILED with the count and the first error, and
+// without any throughput figure.
+//
+// # Reading the table
+//
+// msg/s counts round trips completed in the window, MB/s is the payload one
+// way (10^6 bytes), and p50/p99/p99.9 are round-trip latencies from an
+// HdrHistogram of every round trip. On a small machine the client and the
+// server share the CPUs and every good server saturates them, so the
+// figure that tells engines apart is msg/srv-CPU-s: round trips per second
+// of server CPU (user plus system time from /proc, in 10 ms ticks). client
+// CPU is bench's own CPU per wall second (100% is one core): when it is
+// near the machine's capacity, the generator, not the server, is the limit.
+// srv peak RSS is the server's VmHWM. rt/conn min–max shows fairness: a
+// cell in which some connection completed no round trip is flagged
+// "STARVED n/N", however good its total looks.
+//
+// An idle cell (-idle) opens that many connections, makes each echo one
+// checked message so that each is known to be served, and reports the
+// growth of the server's VmRSS per connection.
+//
+// Results go to -out (default bench/results/<YYYYMMDD-HHMMSS>-<host>):
+// results.json, results.csv, command.txt and machine.txt (CPU, cores,
+// kernel, Go version and TCP congestion control, which changes loopback
+// throughput). The table goes to stdout in Markdown, progress to stderr.
+// bench exits 1 when a cell failed.
+package main
