@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -36,8 +37,20 @@ func serve(args []string) error {
 	mode := fs.String("serve", "", "server to run: threaded, evented, evented-pool or net")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (for profiling one engine by hand)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := raiseFileLimit(); err != nil {
 		return err

@@ -5,6 +5,7 @@ package server
 import (
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,11 +31,13 @@ var (
 // to the loop goroutine; the rest are guarded as noted.
 type evConn struct {
 	connState
-	l            *loop
-	srv          *Server
-	fd           int
+	l   *loop
+	srv *Server
+	fd  int
+	// TCP addresses are kept as values (no allocation per connection) and
+	// turned into net.Addr on demand; other networks keep theirs.
+	lap, rap     netip.AddrPort
 	laddr, raddr net.Addr
-	doneFn       func()
 
 	// loop (registered and fdClosed are written under mu too, and read under
 	// it by Write)
@@ -48,8 +51,8 @@ type evConn struct {
 	opened      bool // OnOpen was (or is being) called; OnClose will be
 	openDone    bool // the pool task has called OnOpen (Dispatch Pool; owned by the running task)
 	want        closeKind
-	lastRead    time.Time
-	lingerUntil time.Time
+	lastRead    int64 // unix ns
+	lingerUntil int64 // unix ns
 
 	stopAsked       atomic.Bool  // Close or Shutdown asked to stop
 	closedByHandler atomic.Bool  // Conn.Close was called
@@ -77,13 +80,28 @@ type evConn struct {
 
 func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
 	c := &evConn{l: l, srv: l.srv, fd: fd, laddr: laddr, raddr: raddr}
+	lt, lok := laddr.(*net.TCPAddr)
+	rt, rok := raddr.(*net.TCPAddr)
+	if lok && rok {
+		c.lap, c.rap, c.laddr, c.raddr = lt.AddrPort(), rt.AddrPort(), nil, nil
+	}
 	c.id = l.srv.nextID.Add(1)
-	c.doneFn = func() { l.handlerDone(c) }
 	return c
 }
 
-func (c *evConn) LocalAddr() net.Addr       { return c.laddr }
-func (c *evConn) RemoteAddr() net.Addr      { return c.raddr }
+func (c *evConn) LocalAddr() net.Addr {
+	if c.laddr != nil {
+		return c.laddr
+	}
+	return net.TCPAddrFromAddrPort(c.lap)
+}
+
+func (c *evConn) RemoteAddr() net.Addr {
+	if c.raddr != nil {
+		return c.raddr
+	}
+	return net.TCPAddrFromAddrPort(c.rap)
+}
 func (c *evConn) TLS() *tls.ConnectionState { return nil }
 
 func (c *evConn) Write(p []byte) (int, error) {
@@ -118,7 +136,8 @@ func (c *evConn) Write(p []byte) (int, error) {
 				break
 			}
 			c.wclosed = true
-			c.l.post(func() { c.l.closeConn(c, err) })
+			c.setReason(err)
+			c.l.post(closeTask, c)
 			return total - len(p), err
 		}
 		if len(p) == 0 {
@@ -133,7 +152,8 @@ func (c *evConn) Write(p []byte) (int, error) {
 		// either makes progress or hits EAGAIN again, which re-arms it.
 		if err := c.flushLocked(); err != nil {
 			c.wclosed = true
-			c.l.post(func() { c.l.closeConn(c, err) })
+			c.setReason(err)
+			c.l.post(closeTask, c)
 			return total, err
 		}
 	} else if !c.outArmed {
@@ -171,7 +191,8 @@ func (c *evConn) waitSpaceLocked() error {
 			}
 			c.srv.stats.timeouts.Add(1)
 			c.wclosed = true
-			c.l.post(func() { c.l.closeConn(c, ErrWriteTimeout) })
+			c.setReason(ErrWriteTimeout)
+			c.l.post(closeTask, c)
 			return ErrWriteTimeout
 		}
 	}
@@ -315,7 +336,7 @@ func (c *evConn) stop(reason error) {
 	if c.stopAsked.Swap(true) {
 		return
 	}
-	c.l.post(func() { c.l.stopConn(c) })
+	c.l.post((*loop).stopConn, c)
 }
 
 func (c *evConn) abort(reason error) {
@@ -324,7 +345,7 @@ func (c *evConn) abort(reason error) {
 	c.wclosed = true
 	c.signalSpaceLocked()
 	c.mu.Unlock()
-	c.l.post(func() { c.l.closeConn(c, reason) })
+	c.l.post(closeTask, c)
 }
 
 // handlerRunning reports whether a pool task is calling (or about to call)
@@ -390,18 +411,13 @@ func (c *evConn) runHandler() {
 			return
 		}
 	}
-	c.l.post(c.doneFn)
+	c.l.post((*loop).handlerDone, c)
 }
 
 // fail closes c after its handler panicked on a pool worker. running stays
 // true until the loop has closed the connection, so no new task can call the
 // handler that just panicked.
 func (c *evConn) fail(err error) {
-	c.l.post(func() {
-		c.inMu.Lock()
-		c.running = false
-		c.inMu.Unlock()
-		c.l.closeConn(c, err)
-		c.l.finalize(c) // closeConn skips it if the fd was already closed
-	})
+	c.setReason(err)
+	c.l.post(failTask, c)
 }

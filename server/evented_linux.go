@@ -76,7 +76,7 @@ func (e *evented) serve(nc net.Conn, hint int) error {
 		return ErrServerClosed
 	}
 	l.pending.Add(1)
-	if !l.post(func() { l.register(c) }) {
+	if !l.post((*loop).register, c) {
 		// The loop has exited (Close raced this accept): finish here.
 		l.pending.Add(-1)
 		c.mu.Lock()
@@ -108,7 +108,7 @@ func (e *evented) onLoop() bool {
 func (e *evented) close(ctx context.Context) error {
 	e.closeOnce.Do(func() {
 		for _, l := range e.loops {
-			l.post(func() { l.quit = true })
+			l.post(quitTask, nil)
 		}
 	})
 	done := make(chan struct{})

@@ -59,8 +59,8 @@ type loop struct {
 
 	mu     sync.Mutex
 	closed bool // the loop has exited
-	tasks  []func()
-	spare  []func()
+	tasks  []task
+	spare  []task
 	woken  atomic.Bool
 	clock  atomic.Int64 // unix nanoseconds at the loop's last wake-up
 }
@@ -95,15 +95,22 @@ func (l *loop) closeFds() {
 	}
 }
 
-// post runs f on the loop goroutine soon. It is safe from any goroutine.
-// It reports false, and f never runs, once the loop has exited.
-func (l *loop) post(f func()) bool {
+// task is work posted to a loop: fn(l, c). A function and an argument
+// rather than a closure, so that posting allocates nothing.
+type task struct {
+	fn func(*loop, *evConn)
+	c  *evConn
+}
+
+// post runs fn(l, c) on the loop goroutine soon. It is safe from any
+// goroutine. It reports false, and fn never runs, once the loop has exited.
+func (l *loop) post(fn func(*loop, *evConn), c *evConn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return false
 	}
-	l.tasks = append(l.tasks, f)
+	l.tasks = append(l.tasks, task{fn, c})
 	// The eventfd is written under mu so that it cannot be closed (and its
 	// number reused) in between.
 	if !l.woken.Swap(true) {
@@ -131,9 +138,9 @@ func (l *loop) runTasks() {
 	tasks := l.tasks
 	l.tasks = l.spare[:0]
 	l.mu.Unlock()
-	for i, f := range tasks {
-		f()
-		tasks[i] = nil
+	for i, t := range tasks {
+		t.fn(l, t.c)
+		tasks[i] = task{}
 	}
 	l.spare = tasks[:0]
 }
@@ -273,14 +280,15 @@ func (l *loop) sweepEvery() time.Duration {
 
 // sweep closes connections whose timeouts have passed.
 func (l *loop) sweep() {
-	s, now := l.srv, l.now
+	s, nowNs := l.srv, l.now.UnixNano()
+	since := func(t int64) time.Duration { return time.Duration(nowNs - t) }
 	l.nextSweep = time.Time{}
 	for _, c := range l.conns {
 		if c == nil {
 			continue
 		}
 		if c.lingering {
-			if now.After(c.lingerUntil) {
+			if nowNs > c.lingerUntil {
 				l.closeConn(c, nil)
 			}
 			continue
@@ -288,14 +296,14 @@ func (l *loop) sweep() {
 		if c.handlerRunning() {
 			continue // as in the threaded engine, a handler call is not idleness
 		}
-		lastWrite := time.Unix(0, c.lastWrite.Load())
+		lastWrite := c.lastWrite.Load()
 		var why error
 		switch {
-		case s.ReadTimeout > 0 && !c.readDone && !c.paused && now.Sub(c.lastRead) >= s.ReadTimeout:
+		case s.ReadTimeout > 0 && !c.readDone && !c.paused && since(c.lastRead) >= s.ReadTimeout:
 			why = ErrReadTimeout
-		case s.IdleTimeout > 0 && now.Sub(later(c.lastRead, lastWrite)) >= s.IdleTimeout:
+		case s.IdleTimeout > 0 && since(max(c.lastRead, lastWrite)) >= s.IdleTimeout:
 			why = ErrIdleTimeout
-		case s.WriteTimeout > 0 && c.queued.Load() > 0 && now.Sub(later(lastWrite, time.Unix(0, c.stallSince.Load()))) >= s.WriteTimeout:
+		case s.WriteTimeout > 0 && c.queued.Load() > 0 && since(max(lastWrite, c.stallSince.Load())) >= s.WriteTimeout:
 			why = ErrWriteTimeout
 		}
 		if why != nil {
@@ -305,18 +313,11 @@ func (l *loop) sweep() {
 	}
 }
 
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // register adds a new connection to the loop's epoll set.
 func (l *loop) register(c *evConn) {
 	l.pending.Add(-1)
 	if c.fdClosed {
-		l.finalize(c) // aborted before it got here; OnOpen has returned
+		l.finalize(c) // aborted before it got here: it never opened
 		return
 	}
 	for c.fd >= len(l.conns) {
@@ -324,7 +325,7 @@ func (l *loop) register(c *evConn) {
 	}
 	l.conns[c.fd] = c
 	l.count++
-	c.lastRead = l.now
+	c.lastRead = l.now.UnixNano()
 	c.mu.Lock()
 	c.registered, c.wantIn = true, true
 	c.curEvents = c.interest()
@@ -398,7 +399,7 @@ func (l *loop) read(c *evConn, events uint32) {
 			l.peerEOF(c)
 			return
 		}
-		c.lastRead = l.now
+		c.lastRead = l.now.UnixNano()
 		if !l.deliver(c, l.buf[:n]) || c.paused || c.readDone {
 			return
 		}
@@ -419,7 +420,11 @@ func (l *loop) read(c *evConn, events uint32) {
 // discard reads and drops input while a closing connection lingers, and
 // closes it when the peer's EOF arrives.
 func (l *loop) discard(c *evConn) {
-	for {
+	for i := 1; ; i++ {
+		if i > maxReadsPerTurn {
+			l.again = append(l.again, c) // a flooding peer must not hold the loop
+			return
+		}
 		n, err := unix.Read(c.fd, l.buf)
 		switch {
 		case err == unix.EINTR:
@@ -516,7 +521,7 @@ func (l *loop) maybeResume(c *evConn) {
 		return
 	}
 	c.paused = false
-	c.lastRead = l.now // the pause was ours, not the peer's silence
+	c.lastRead = l.now.UnixNano() // the pause was ours, not the peer's silence
 	l.srv.stats.paused.Add(-1)
 	if c.readDone {
 		return
@@ -603,10 +608,11 @@ func (l *loop) maybeFinish(c *evConn) {
 		return
 	}
 	c.lingering = true
-	c.lingerUntil = l.now.Add(lingerTimeout)
+	until := l.now.Add(lingerTimeout)
+	c.lingerUntil = until.UnixNano()
 	l.lingering++
-	if l.nextSweep.IsZero() || l.nextSweep.After(c.lingerUntil) {
-		l.nextSweep = c.lingerUntil
+	if l.nextSweep.IsZero() || l.nextSweep.After(until) {
+		l.nextSweep = until
 	}
 	if !l.edge {
 		c.mu.Lock()
@@ -670,6 +676,21 @@ func (l *loop) finalize(c *evConn) {
 	s.removeConn(c)
 	<-s.slots
 }
+
+// Tasks posted from other goroutines.
+var (
+	// closeTask closes c with the reason already recorded by setReason.
+	closeTask = func(l *loop, c *evConn) { l.closeConn(c, c.closeReason()) }
+	// failTask closes c after its handler panicked on a pool worker.
+	failTask = func(l *loop, c *evConn) {
+		c.inMu.Lock()
+		c.running = false
+		c.inMu.Unlock()
+		l.closeConn(c, c.closeReason())
+		l.finalize(c) // closeConn skips it if the fd was already closed
+	}
+	quitTask = func(l *loop, _ *evConn) { l.quit = true }
+)
 
 // errHangup closes a connection whose peer hung up while we were not reading.
 var errHangup = errors.New("sockpool/server: connection hung up")
