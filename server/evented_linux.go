@@ -3,11 +3,13 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,17 +92,35 @@ func (e *evented) serve(nc net.Conn, hint int) error {
 	return nil
 }
 
-// onLoop reports whether the caller runs on one of the engine's loop
-// threads. It costs a gettid system call, so it is asked only when a
-// Write finds the queue full.
+// onLoop reports whether the caller is one of the engine's loop
+// goroutines, which must never wait for queue space (they are the ones that
+// flush). Go has no goroutine identity, so it parses the id from the
+// goroutine's stack header: about a microsecond, paid only when a Write
+// finds the queue full. Locking each loop to its thread and comparing
+// gettid was the alternative; with it, bench (evented, 1 connection, 64 B,
+// one 3 s run each, so noisy) gave 22.3k msg/s against 25.4k without:
+// every wake-up must hand the goroutine back to its one thread.
 func (e *evented) onLoop() bool {
-	tid := int32(unix.Gettid())
+	id := goid()
 	for _, l := range e.loops {
-		if l.tid.Load() == tid {
+		if l.goid.Load() == id {
 			return true
 		}
 	}
 	return false
+}
+
+// goid returns the calling goroutine's id, from the "goroutine N [" header
+// that runtime.Stack writes.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }
 
 // close asks every loop to stop once its connections are gone and waits for

@@ -5,7 +5,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -54,8 +53,8 @@ type loop struct {
 	nextSweep time.Time
 	quit      bool
 
-	pending atomic.Int64 // registrations posted but not yet run
-	tid     atomic.Int32 // the loop's thread
+	pending atomic.Int64  // registrations posted but not yet run
+	goid    atomic.Uint64 // the loop goroutine's id (see evented.onLoop)
 
 	mu     sync.Mutex
 	closed bool // the loop has exited
@@ -146,11 +145,7 @@ func (l *loop) runTasks() {
 }
 
 func (l *loop) run() {
-	// The loop keeps its thread so that Write can tell, by thread id, a call
-	// from a loop (which must never wait for queue space) from any other.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	l.tid.Store(int32(unix.Gettid()))
+	l.goid.Store(goid())
 	defer l.e.wg.Done()
 	defer l.exit()
 	for {
