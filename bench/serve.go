@@ -93,11 +93,12 @@ func serve(args []string) error {
 		ln.Close()
 		return fmt.Errorf("bench: unknown serve mode %q (want one of %v)", *mode, serveModes)
 	}
-	fmt.Printf("listening tcp %s\n", ln.Addr())
-
+	// Catch the signals before saying "listening": the runner may stop us
+	// as soon as it reads that line.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sig)
+	fmt.Printf("listening tcp %s\n", ln.Addr())
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)

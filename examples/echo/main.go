@@ -71,6 +71,12 @@ func run(args []string) error {
 		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")
 	}
 
+	// Catch the signals before saying "listening": a script may send one as
+	// soon as it reads that line.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+
 	serveErr := make(chan error, 1)
 	if srv.ReusePort && srv.Engine == server.Evented && *network != "unix" {
 		// The server opens one listener per loop; port 0 is resolved by the
@@ -90,14 +96,11 @@ func run(args []string) error {
 		fmt.Printf("listening %s %s\n", ln.Addr().Network(), ln.Addr())
 		go func() { serveErr <- srv.Serve(ln) }()
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	select {
 	case err := <-serveErr:
 		return err
 	case <-sig:
 	}
-	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

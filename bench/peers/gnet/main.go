@@ -63,6 +63,10 @@ func run() error {
 		return err
 	}
 	s := &echoServer{addr: a, booted: make(chan gnet.Engine, 1)}
+	// Catch the signals before OnBoot says "listening": the runner may stop
+	// us as soon as it reads that line.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- gnet.Run(s, "tcp://"+a, gnet.WithMulticore(true), gnet.WithReadBufferCap(*bufSize))
@@ -73,8 +77,6 @@ func run() error {
 	case err := <-runErr:
 		return fmt.Errorf("run: %w", err)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	select {
 	case err := <-runErr:
 		return fmt.Errorf("run: %w", err)

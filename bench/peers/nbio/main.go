@@ -55,9 +55,11 @@ func run() error {
 	if err := engine.Start(); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	fmt.Printf("listening tcp %s\n", a)
+	// Catch the signals before saying "listening": the runner may stop us
+	// as soon as it reads that line.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	fmt.Printf("listening tcp %s\n", a)
 	<-sig
 	engine.Stop()
 	return nil
