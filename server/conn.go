@@ -1,9 +1,6 @@
 package server
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // connState is what every engine's connection keeps alike: its identity,
 // the user's value, byte counts and why it closed.
@@ -12,10 +9,7 @@ type connState struct {
 	user     atomic.Pointer[any]
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
-
-	reasonMu sync.Mutex
-	reason   error
-	hasWhy   bool
+	reason   atomic.Pointer[error] // why it closes; set once
 }
 
 func (c *connState) ID() uint64       { return c.id }
@@ -32,17 +26,16 @@ func (c *connState) counts() (in, out uint64) { return c.bytesIn.Load(), c.bytes
 
 // setReason records why the connection closes; the first reason wins.
 func (c *connState) setReason(err error) {
-	c.reasonMu.Lock()
-	if !c.hasWhy {
-		c.reason, c.hasWhy = err, true
+	if c.reason.Load() == nil {
+		c.reason.CompareAndSwap(nil, &err)
 	}
-	c.reasonMu.Unlock()
 }
 
 func (c *connState) closeReason() error {
-	c.reasonMu.Lock()
-	defer c.reasonMu.Unlock()
-	return c.reason
+	if p := c.reason.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // guard calls f, turning a panic into a *PanicError counted by s.

@@ -27,6 +27,13 @@ var (
 	putOutput = bufs.PutOutput
 )
 
+// outQueue is a connection's output waiting for the socket.
+type outQueue struct {
+	out   []*bufs.Output
+	off   int           // bytes of out[0] already written
+	space chan struct{} // closed when the queue drains below low water
+}
+
 // evConn is a connection of the evented engine. Fields marked "loop" belong
 // to the loop goroutine; the rest are guarded as noted.
 type evConn struct {
@@ -36,8 +43,8 @@ type evConn struct {
 	fd  int
 	// TCP addresses are kept as values (no allocation per connection) and
 	// turned into net.Addr on demand; other networks keep theirs.
-	lap, rap     netip.AddrPort
-	laddr, raddr net.Addr
+	lap, rap netip.AddrPort
+	addrs    *[2]net.Addr // local, remote; nil for TCP
 
 	// loop (registered and fdClosed are written under mu too, and read under
 	// it by Write)
@@ -63,9 +70,7 @@ type evConn struct {
 	// mu guards the output queue and every write to fd, so that a Write from
 	// any goroutine keeps order and never touches a closed descriptor.
 	mu        sync.Mutex
-	out       []*bufs.Output
-	outOff    int           // bytes of out[0] already written
-	space     chan struct{} // closed when the queue drains below low water
+	q         *outQueue // allocated on first use: most connections never queue
 	wclosed   bool
 	wantIn    bool   // level-triggered interest in input
 	outArmed  bool   // level-triggered interest in EPOLLOUT
@@ -79,26 +84,28 @@ type evConn struct {
 }
 
 func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
-	c := &evConn{l: l, srv: l.srv, fd: fd, laddr: laddr, raddr: raddr}
+	c := &evConn{l: l, fd: fd}
 	lt, lok := laddr.(*net.TCPAddr)
 	rt, rok := raddr.(*net.TCPAddr)
 	if lok && rok {
-		c.lap, c.rap, c.laddr, c.raddr = lt.AddrPort(), rt.AddrPort(), nil, nil
+		c.lap, c.rap = lt.AddrPort(), rt.AddrPort()
+	} else {
+		c.addrs = &[2]net.Addr{laddr, raddr}
 	}
 	c.id = l.srv.nextID.Add(1)
 	return c
 }
 
 func (c *evConn) LocalAddr() net.Addr {
-	if c.laddr != nil {
-		return c.laddr
+	if c.addrs != nil {
+		return c.addrs[0]
 	}
 	return net.TCPAddrFromAddrPort(c.lap)
 }
 
 func (c *evConn) RemoteAddr() net.Addr {
-	if c.raddr != nil {
-		return c.raddr
+	if c.addrs != nil {
+		return c.addrs[1]
 	}
 	return net.TCPAddrFromAddrPort(c.rap)
 }
@@ -110,7 +117,7 @@ func (c *evConn) Write(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.queued.Load() >= int64(c.srv.highWater) && !c.wclosed && !c.l.e.onLoop() {
+	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.l.e.onLoop() {
 		if err := c.waitSpaceLocked(); err != nil {
 			return 0, err
 		}
@@ -119,7 +126,7 @@ func (c *evConn) Write(p []byte) (int, error) {
 		return 0, ErrConnClosed
 	}
 	total := len(p)
-	if len(c.out) == 0 {
+	if c.q == nil || len(c.q.out) == 0 {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.
 		for len(p) > 0 {
@@ -170,16 +177,16 @@ func (c *evConn) Write(p []byte) (int, error) {
 // flushes). WriteTimeout bounds the wait.
 func (c *evConn) waitSpaceLocked() error {
 	var timeout <-chan time.Time
-	if wt := c.srv.WriteTimeout; wt > 0 {
+	if wt := c.l.srv.WriteTimeout; wt > 0 {
 		t := time.NewTimer(wt)
 		defer t.Stop()
 		timeout = t.C
 	}
-	for c.queued.Load() >= int64(c.srv.highWater) && !c.wclosed {
-		if c.space == nil {
-			c.space = make(chan struct{})
+	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed {
+		if c.q.space == nil {
+			c.q.space = make(chan struct{})
 		}
-		ch := c.space
+		ch := c.q.space
 		c.mu.Unlock()
 		select {
 		case <-ch:
@@ -189,7 +196,7 @@ func (c *evConn) waitSpaceLocked() error {
 			if c.wclosed {
 				return ErrConnClosed
 			}
-			c.srv.stats.timeouts.Add(1)
+			c.l.srv.stats.timeouts.Add(1)
 			c.wclosed = true
 			c.setReason(ErrWriteTimeout)
 			c.l.post(closeTask, c)
@@ -201,39 +208,43 @@ func (c *evConn) waitSpaceLocked() error {
 
 // signalSpaceLocked wakes writers waiting for the queue to drain.
 func (c *evConn) signalSpaceLocked() {
-	if c.space != nil && (c.wclosed || c.queued.Load() <= int64(c.srv.lowWater)) {
-		close(c.space)
-		c.space = nil
+	if c.q != nil && c.q.space != nil && (c.wclosed || c.queued.Load() <= int64(c.l.srv.lowWater)) {
+		close(c.q.space)
+		c.q.space = nil
 	}
 }
 
 // enqueueLocked copies p to the tail of the output queue.
 func (c *evConn) enqueueLocked(p []byte) {
 	c.queued.Add(int64(len(p)))
-	c.srv.stats.queued.Add(int64(len(p)))
-	if k := len(c.out); k > 0 {
-		if t := c.out[k-1]; len(t.B)+len(p) <= outChunk {
+	c.l.srv.stats.queued.Add(int64(len(p)))
+	if c.q == nil {
+		c.q = new(outQueue)
+	}
+	q := c.q
+	if k := len(q.out); k > 0 {
+		if t := q.out[k-1]; len(t.B)+len(p) <= outChunk {
 			t.B = append(t.B, p...)
 			return
 		}
 	}
 	b := getOutput()
 	b.B = append(b.B, p...)
-	c.out = append(c.out, b)
+	q.out = append(q.out, b)
 }
 
 // flushLocked writes queued output with writev until the queue is empty or
 // the socket is full.
 func (c *evConn) flushLocked() error {
 	var scratch [maxIovecs][]byte
-	for len(c.out) > 0 {
+	for c.q != nil && len(c.q.out) > 0 {
 		iov := scratch[:0]
-		for i, b := range c.out {
+		for i, b := range c.q.out {
 			if i == maxIovecs {
 				break
 			}
 			if i == 0 {
-				iov = append(iov, b.B[c.outOff:])
+				iov = append(iov, b.B[c.q.off:])
 			} else {
 				iov = append(iov, b.B)
 			}
@@ -259,36 +270,40 @@ func (c *evConn) flushLocked() error {
 // consumeLocked drops n written bytes from the front of the queue.
 func (c *evConn) consumeLocked(n int) {
 	c.queued.Add(-int64(n))
-	c.srv.stats.queued.Add(-int64(n))
+	c.l.srv.stats.queued.Add(-int64(n))
 	c.bytesOut.Add(uint64(n))
 	c.lastWrite.Store(c.l.clock.Load())
+	q := c.q
 	for n > 0 {
-		b := c.out[0]
-		rest := len(b.B) - c.outOff
+		b := q.out[0]
+		rest := len(b.B) - q.off
 		if n < rest {
-			c.outOff += n
+			q.off += n
 			return
 		}
 		n -= rest
-		c.outOff = 0
+		q.off = 0
 		putOutput(b)
-		c.out[0] = nil
-		c.out = c.out[1:]
+		q.out[0] = nil
+		q.out = q.out[1:]
 	}
-	if len(c.out) == 0 {
-		c.out = nil
+	if len(q.out) == 0 {
+		q.out = nil
 	}
 	c.signalSpaceLocked()
 }
 
 // dropOutputLocked releases queued output that will never be sent.
 func (c *evConn) dropOutputLocked() {
-	for _, b := range c.out {
+	if c.q == nil {
+		return
+	}
+	for _, b := range c.q.out {
 		putOutput(b)
 	}
 	q := c.queued.Swap(0)
-	c.srv.stats.queued.Add(-q)
-	c.out, c.outOff = nil, 0
+	c.l.srv.stats.queued.Add(-q)
+	c.q.out, c.q.off = nil, 0
 	c.signalSpaceLocked()
 }
 
@@ -351,7 +366,7 @@ func (c *evConn) abort(reason error) {
 // handlerRunning reports whether a pool task is calling (or about to call)
 // OnData for c.
 func (c *evConn) handlerRunning() bool {
-	if c.srv.Dispatch == Inline {
+	if c.l.srv.Dispatch == Inline {
 		return false
 	}
 	c.inMu.Lock()
@@ -361,7 +376,7 @@ func (c *evConn) handlerRunning() bool {
 
 // inputBacklog is the input waiting for a pool worker.
 func (c *evConn) inputBacklog() int {
-	if c.srv.Dispatch == Inline {
+	if c.l.srv.Dispatch == Inline {
 		return 0
 	}
 	c.inMu.Lock()
@@ -377,7 +392,7 @@ func (c *evConn) inputBacklog() int {
 // pending input until there is none, so calls for one connection never
 // overlap and keep their order.
 func (c *evConn) runHandler() {
-	s := c.srv
+	s := c.l.srv
 	if !c.openDone {
 		c.openDone = true
 		if oh, ok := s.Handler.(OpenHandler); ok {

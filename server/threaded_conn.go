@@ -111,7 +111,7 @@ func (c *threadedConn) abort(reason error) {
 }
 
 // closeKind says how the worker closes the socket when the read loop ends.
-type closeKind int
+type closeKind uint8
 
 const (
 	closeNone      closeKind = iota // not closing
