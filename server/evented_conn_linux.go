@@ -322,6 +322,18 @@ func (c *evConn) interest() uint32 {
 	return ev
 }
 
+// setWantIn turns level-triggered interest in input on or off; with
+// edge-triggered registration there is nothing to change.
+func (c *evConn) setWantIn(on bool) {
+	if c.l.edge {
+		return
+	}
+	c.mu.Lock()
+	c.wantIn = on
+	c.modifyLocked()
+	c.mu.Unlock()
+}
+
 // modifyLocked updates a level-triggered registration to c's interest.
 func (c *evConn) modifyLocked() {
 	if c.l.edge || !c.registered || c.fdClosed {

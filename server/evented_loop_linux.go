@@ -508,12 +508,7 @@ func (l *loop) pause(c *evConn) {
 	}
 	c.paused = true
 	l.srv.stats.paused.Add(1)
-	if !l.edge {
-		c.mu.Lock()
-		c.wantIn = false
-		c.modifyLocked()
-		c.mu.Unlock()
-	}
+	c.setWantIn(false)
 }
 
 // maybeResume resumes reading c once its queues are below the low mark.
@@ -532,10 +527,7 @@ func (l *loop) maybeResume(c *evConn) {
 		l.again = append(l.again, c) // input that arrived meanwhile raised no new edge
 		return
 	}
-	c.mu.Lock()
-	c.wantIn = true
-	c.modifyLocked()
-	c.mu.Unlock()
+	c.setWantIn(true)
 }
 
 // flush writes queued output; it runs on EPOLLOUT.
@@ -577,12 +569,7 @@ func (l *loop) stopReading(c *evConn) {
 		return
 	}
 	c.readDone = true
-	if !l.edge {
-		c.mu.Lock()
-		c.wantIn = false
-		c.modifyLocked()
-		c.mu.Unlock()
-	}
+	c.setWantIn(false)
 }
 
 // maybeFinish closes c if it is to close and nothing is owed: no queued
@@ -610,18 +597,13 @@ func (l *loop) maybeFinish(c *evConn) {
 		return
 	}
 	c.lingering = true
-	until := l.now.Add(lingerTimeout)
+	until := l.now.Add(lingerFor(c.closeReason()))
 	c.lingerUntil = until.UnixNano()
 	l.lingering++
 	if l.nextSweep.IsZero() || l.nextSweep.After(until) {
 		l.nextSweep = until
 	}
-	if !l.edge {
-		c.mu.Lock()
-		c.wantIn = true
-		c.modifyLocked()
-		c.mu.Unlock()
-	}
+	c.setWantIn(true)
 	l.discard(c)
 }
 

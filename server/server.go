@@ -30,7 +30,22 @@ const (
 // Shutdown) keeps reading and discarding after it has sent FIN. Closing a
 // socket with unread input makes the kernel send RST, which can destroy
 // replies the peer has not read yet; draining first lets them arrive.
-const lingerTimeout = time.Second
+// Shutdown allows longer, shutdownLinger, since its context already bounds
+// it: a peer with megabytes of replies to read under load needs more than a
+// second (the conformance suite's shutdown test saw RSTs at one second on a
+// loaded machine).
+const (
+	lingerTimeout  = time.Second
+	shutdownLinger = 10 * time.Second
+)
+
+// lingerFor is how long a connection closing for reason may linger.
+func lingerFor(reason error) time.Duration {
+	if errors.Is(reason, ErrServerClosed) {
+		return shutdownLinger
+	}
+	return lingerTimeout
+}
 
 // A Server accepts connections and runs a Handler for their data on the
 // chosen Engine. The zero value with a Handler is a working server; every

@@ -257,7 +257,7 @@ func (c *threadedConn) finish(kind closeKind, buf []byte) {
 }
 
 // lingerClose sends FIN, then reads and discards until the peer closes too
-// or lingerTimeout passes, then closes. Closing with unread input would send
+// or the linger time passes, then closes. Closing with unread input would send
 // RST and could destroy replies the peer has not read yet. The bound is time,
 // not bytes: a peer with megabytes of echoes still to read keeps sending
 // until it reads our FIN, and cutting it off early is exactly the RST we
@@ -269,7 +269,7 @@ func (c *threadedConn) lingerClose(buf []byte) {
 		return
 	}
 	c.rmu.Lock()
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(lingerFor(c.closeReason())))
 	c.rmu.Unlock()
 	for {
 		if _, err := c.nc.Read(buf); err != nil {
