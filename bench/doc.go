@@ -5,8 +5,10 @@
 //	go run ./bench                                   # quick matrix, about 2 minutes on 2 cores
 //	go run ./bench -preset full                      # every engine, size, buffer and the idle cells
 //	go run ./bench -engines threaded,evented,net,gnet,nbio -sizes 1k -conns 1,50 -duration 2s
+//	go run ./bench -sizes 64,1k -conns 50 -pipeline 8   # 8 messages in flight per connection
 //	go run ./bench -sizes '' -idle 1000,10000        # only the idle-connection cells
-//	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table
+//	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table, redraw its charts
+//	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
 // by bench: its own engines (threaded, evented, evented-pool: evented with
@@ -20,17 +22,21 @@
 // then measures a window of -duration. Each connection is a closed loop:
 // it writes a message, reads the echo in full and compares every byte with
 // what it sent; messages are pseudo-random, different per connection and
-// per message. Any mismatch, short read or connection error fails the
-// cell: it is reported FAILED with the count and the first error, and
-// without any throughput figure.
+// per message. With -pipeline N (default 1) the loop has depth N: a
+// connection writes N messages (one writev), then reads their N echoes in
+// order and checks each, and starts again; a message's latency runs from
+// its write to the end of its echo. Any mismatch, short read or connection
+// error fails the cell: it is reported FAILED with the count and the first
+// error, and without any throughput figure.
 //
 // # Reading the table
 //
-// msg/s counts round trips completed in the window, MB/s is the payload one
+// msg/s counts messages echoed in the window (round trips when -pipeline
+// is 1), MB/s is the payload one
 // way (10^6 bytes), and p50/p99/p99.9 are round-trip latencies from an
-// HdrHistogram of every round trip. On a small machine the client and the
+// HdrHistogram of every message. On a small machine the client and the
 // server share the CPUs and every good server saturates them, so the
-// figure that tells engines apart is msg/srv-CPU-s: round trips per second
+// figure that tells engines apart is msg/srv-CPU-s: messages per second
 // of server CPU (user plus system time from /proc, in 10 ms ticks). client
 // CPU is bench's own CPU per wall second (100% is one core): when it is
 // near the machine's capacity, the generator, not the server, is the limit.
@@ -46,5 +52,26 @@
 // results.json, results.csv, command.txt and machine.txt (CPU, cores,
 // kernel, Go version and TCP congestion control, which changes loopback
 // throughput). The table goes to stdout in Markdown, progress to stderr.
-// bench exits 1 when a cell failed.
+//
+// # Charts
+//
+// At the end of a run (and with -report, beside the results.json it
+// reads) bench draws charts with gonum.org/v1/plot, each as PNG and SVG,
+// one line per engine, and lists their files on stderr; -charts=false
+// turns them off. Only cells with figures are drawn: a failed or
+// unavailable cell is a missing point, never a zero.
+//
+//   - msgs-vs-size-c<conns>: messages/s against message size, one chart
+//     per -conns value, at the largest -bufsizes value.
+//   - mbps-vs-bufsize-s<size>: MB/s against the server's read-buffer size,
+//     the tuning chart, one per message size, at the largest -conns value;
+//     drawn when the run has more than one buffer size.
+//   - p99-vs-conns-s<size>: p99 latency against connections, one per
+//     message size, at the largest buffer size; drawn when the run has
+//     more than one -conns value.
+//
+// Sizes, buffer sizes and connections are on log axes labelled as the
+// flags spell them (64, 1k, 64k).
+//
+// bench exits 1 when a cell failed or a chart could not be written.
 package main

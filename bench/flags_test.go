@@ -62,3 +62,20 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("commandLine = %s, want %s", got, want)
 	}
 }
+
+func TestParsePipelineAndCharts(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil || cfg.pipeline != 1 || !cfg.charts {
+		t.Fatalf("defaults: pipeline %d, charts %v, %v", cfg.pipeline, cfg.charts, err)
+	}
+	cfg, err = parseFlags([]string{"-pipeline", "8", "-charts=false"}, io.Discard)
+	if err != nil || cfg.pipeline != 8 || cfg.charts {
+		t.Fatalf("-pipeline 8 -charts=false: pipeline %d, charts %v, %v", cfg.pipeline, cfg.charts, err)
+	}
+	for _, bad := range [][]string{{"-pipeline", "0"}, {"-pipeline", "5000"}, {"-pipeline", "4096", "-sizes", "64k"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) did not fail", bad)
+		}
+	}
+}

@@ -28,10 +28,11 @@ const (
 // 220 KB at this range and precision.
 const histShards = 64
 
-// inlineWriteMax is the largest message a connection writes before reading
-// the echo, on the same goroutine. A larger message could fill both socket
-// buffers against a server that echoes as it reads, and deadlock; it is
-// written from a goroutine of its own while the echo is read.
+// inlineWriteMax is the most a connection writes (message size × pipeline
+// depth) before reading the echoes, on the same goroutine. More could fill
+// both socket buffers against a server that echoes as it reads, and
+// deadlock; it is written from a goroutine of its own while the echoes are
+// read.
 const inlineWriteMax = 64 << 10
 
 // stopGrace is how long connections may take to finish the round trip in
@@ -63,6 +64,7 @@ type loadSpec struct {
 	Addr     string        // server address, host:port
 	Size     int           // message size in bytes
 	Conns    int           // closed-loop connections
+	Pipeline int           // messages in flight per connection; 0 means 1
 	Warmup   time.Duration // run, unmeasured, before the window
 	Duration time.Duration // the measured window
 	Seed     uint64        // seeds every connection's pattern
@@ -75,8 +77,8 @@ type loadSpec struct {
 // A loadResult is what the generator measured in one cell.
 type loadResult struct {
 	Window    time.Duration           // the measured window's real length
-	PerConn   []int64                 // round trips completed in the window, per connection
-	Hist      *hdrhistogram.Histogram // round-trip latency in ns, all connections
+	PerConn   []int64                 // messages echoed in the window, per connection
+	Hist      *hdrhistogram.Histogram // per-message latency in ns, all connections
 	Errors    int64                   // failed dials, writes, reads and mismatches
 	FirstErr  error                   // the first of them
 	ClientCPU time.Duration           // this process's CPU time in the window
@@ -94,15 +96,19 @@ type latencies struct {
 type worker struct {
 	conn  net.Conn
 	pat   *pattern
-	buf   []byte
+	msgs  [][]byte       // the messages in flight, slices of pat's block
+	sent  []atomic.Int64 // when each message's write began, ns since base
+	base  time.Time
+	vec   net.Buffers // scratch for writev
+	buf   []byte      // the echoes of msgs, back to back
 	lat   *latencies
-	count int64 // round trips completed in the window
+	count int64 // messages echoed in the window
 	err   error
 }
 
 // runLoad runs closed-loop echo connections against spec.Addr: every
-// connection writes a message, reads the echo in full and checks each byte,
-// over and over. All connections are open before the warm-up; round trips
+// connection writes spec.Pipeline messages, reads their echoes in full and
+// in order and checks each byte, over and over. All connections are open before the warm-up; round trips
 // completed during the window are counted and timed. ctx cuts the run short.
 func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 	res := &loadResult{Hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
@@ -118,12 +124,16 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 	for i := range shards {
 		shards[i] = &latencies{h: hdrhistogram.New(histMin, histMax, histSigFigs)}
 	}
+	depth := max(spec.Pipeline, 1)
 	workers := make([]*worker, len(conns))
 	for i, c := range conns {
 		workers[i] = &worker{
 			conn: c,
 			pat:  newPattern(spec.Seed, uint64(i), spec.Size),
-			buf:  make([]byte, spec.Size),
+			msgs: make([][]byte, depth),
+			sent: make([]atomic.Int64, depth),
+			base: time.Now(),
+			buf:  make([]byte, depth*spec.Size),
 			lat:  shards[i%len(shards)],
 		}
 	}
@@ -215,9 +225,18 @@ func sleepCtx(ctx context.Context, d time.Duration, done <-chan struct{}) bool {
 // at its first error, which it keeps in w.err.
 func (w *worker) run(phase *atomic.Int32) {
 	for phase.Load() != phaseStop {
-		msg := w.pat.next()
-		start := time.Now()
-		if err := w.roundTrip(msg); err != nil {
+		for i := range w.msgs {
+			w.msgs[i] = w.pat.next()
+		}
+		err := w.exchange(func(d time.Duration) {
+			if phase.Load() == phaseMeasure {
+				w.lat.mu.Lock()
+				w.lat.h.RecordValue(int64(d))
+				w.lat.mu.Unlock()
+				w.count++
+			}
+		})
+		if err != nil {
 			// A read cut by the runner after the window is not the server's fault.
 			if phase.Load() == phaseStop && errors.Is(err, os.ErrDeadlineExceeded) {
 				return
@@ -225,31 +244,49 @@ func (w *worker) run(phase *atomic.Int32) {
 			w.err = err
 			return
 		}
-		if phase.Load() == phaseMeasure {
-			d := time.Since(start)
-			w.lat.mu.Lock()
-			w.lat.h.RecordValue(int64(d))
-			w.lat.mu.Unlock()
-			w.count++
-		}
 	}
 }
 
-// roundTrip writes msg, reads the echo into w.buf and checks it.
-func (w *worker) roundTrip(msg []byte) error {
+// exchange writes the messages of w.msgs, reads their echoes into w.buf in
+// order and checks each one; done gets each message's latency, from the
+// start of its write to the end of its echo, as soon as its last byte is
+// read.
+func (w *worker) exchange(done func(time.Duration)) error {
+	size := len(w.msgs[0])
+	total := size * len(w.msgs)
 	var werr chan error
-	if len(msg) <= inlineWriteMax {
-		if _, err := w.conn.Write(msg); err != nil {
+	if total <= inlineWriteMax {
+		now := time.Now()
+		for i := range w.sent {
+			w.sent[i].Store(int64(now.Sub(w.base)))
+		}
+		var err error
+		if len(w.msgs) == 1 {
+			_, err = w.conn.Write(w.msgs[0])
+		} else {
+			// One writev for the batch: a pipelined client hands the
+			// kernel its messages together, as a real one would.
+			w.vec = append(w.vec[:0], w.msgs...)
+			vec := w.vec
+			_, err = vec.WriteTo(w.conn)
+		}
+		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 	} else {
 		werr = make(chan error, 1)
 		go func() {
-			_, err := w.conn.Write(msg)
-			werr <- err
+			for i, m := range w.msgs {
+				w.sent[i].Store(int64(time.Since(w.base)))
+				if _, err := w.conn.Write(m); err != nil {
+					werr <- err
+					return
+				}
+			}
+			werr <- nil
 		}()
 	}
-	n, err := io.ReadFull(w.conn, w.buf)
+	got, err := w.readEchoes(done)
 	if werr != nil {
 		if err != nil {
 			w.conn.SetDeadline(time.Now()) // unblock the writer
@@ -260,14 +297,43 @@ func (w *worker) roundTrip(msg []byte) error {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: %d of %d bytes, then %w", errShortRead, n, len(msg), err)
+			return fmt.Errorf("%w: %d of %d bytes, then %w", errShortRead, got, total, err)
 		}
-		return fmt.Errorf("read after %d of %d bytes: %w", n, len(msg), err)
-	}
-	if !bytes.Equal(w.buf, msg) {
-		return mismatch(w.buf, msg)
+		if errors.Is(err, errMismatch) {
+			return err
+		}
+		return fmt.Errorf("read after %d of %d bytes: %w", got, total, err)
 	}
 	return nil
+}
+
+// readEchoes reads the echoes of w.msgs into w.buf, checking and timing
+// each message as soon as its last byte is in; it returns the bytes read.
+// Reads ask for the whole rest of the batch, so a pipelined connection
+// takes several echoes per read when they are there.
+func (w *worker) readEchoes(done func(time.Duration)) (int, error) {
+	size := len(w.msgs[0])
+	got, next := 0, 0
+	for next < len(w.msgs) {
+		n, err := w.conn.Read(w.buf[got:])
+		got += n
+		for next < len(w.msgs) && got >= (next+1)*size {
+			echo := w.buf[next*size : (next+1)*size]
+			if !bytes.Equal(echo, w.msgs[next]) {
+				err := mismatch(echo, w.msgs[next])
+				if len(w.msgs) > 1 {
+					err = fmt.Errorf("message %d of %d in flight: %w", next+1, len(w.msgs), err)
+				}
+				return got, err
+			}
+			done(time.Since(w.base) - time.Duration(w.sent[next].Load()))
+			next++
+		}
+		if err != nil && next < len(w.msgs) {
+			return got, err
+		}
+	}
+	return got, nil
 }
 
 // mismatch describes where got first differs from want. It runs only on

@@ -278,3 +278,66 @@ func TestIdle(t *testing.T) {
 		t.Errorf("corrupting server: first error %v, want a mismatch", ir.FirstErr)
 	}
 }
+
+// TestLoadPipeline runs cells with several messages in flight per
+// connection: a good server passes, and a flipped byte anywhere in a batch,
+// small (one writev) or large (written from a goroutine), fails the cell.
+func TestLoadPipeline(t *testing.T) {
+	t.Parallel()
+	good := func(_ int, c net.Conn) { echo(c, nil) }
+	cases := []struct {
+		name     string
+		size     int
+		pipeline int
+		handle   func(i int, c net.Conn)
+		wantErr  error
+	}{
+		{"good", 100, 4, good, nil},
+		{"good-large", 40 << 10, 4, good, nil},
+		// The third message of the eighth batch of connection 0.
+		{"flipped-byte", 100, 4, func(i int, c net.Conn) {
+			if i == 0 {
+				echo(c, flipAt((7*4+2)*100+9))
+				return
+			}
+			echo(c, nil)
+		}, errMismatch},
+		{"flipped-byte-large", 40 << 10, 4, func(_ int, c net.Conn) { echo(c, flipAt((4+3)*40<<10+77)) }, errMismatch},
+		{"short-read", 100, 4, func(_ int, c net.Conn) {
+			buf := make([]byte, 400)
+			io.ReadFull(c, buf)
+			c.Write(buf[:250]) // and close
+		}, errShortRead},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := testServer(t, tc.handle)
+			lr := runLoad(context.Background(), loadSpec{Addr: addr, Size: tc.size, Conns: 2, Pipeline: tc.pipeline,
+				Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, Seed: 11})
+			res := result{Kind: kindEcho, Engine: "test", Size: tc.size, Conns: 2, Pipeline: tc.pipeline}
+			res.fillEcho(lr)
+			if tc.wantErr == nil {
+				if lr.FirstErr != nil || res.Status != statusOK || res.MinPerConn == 0 {
+					t.Fatalf("good server: %v, result %+v", lr.FirstErr, res)
+				}
+				if got := lr.Hist.TotalCount(); got != res.RoundTrips {
+					t.Errorf("%d latencies recorded for %d messages", got, res.RoundTrips)
+				}
+				if res.P50us <= 0 || res.P50us > res.P99us {
+					t.Errorf("latencies p50 %v p99 %v", res.P50us, res.P99us)
+				}
+				return
+			}
+			if !errors.Is(lr.FirstErr, tc.wantErr) || lr.Errors < 1 {
+				t.Fatalf("errors = %d, first %v; want %v", lr.Errors, lr.FirstErr, tc.wantErr)
+			}
+			if res.Status != statusFailed || res.MsgsPerSec != 0 {
+				t.Errorf("a failed cell shows figures: %+v", res)
+			}
+			if tc.wantErr == errMismatch && !strings.Contains(lr.FirstErr.Error(), " of 4 in flight") {
+				t.Errorf("mismatch does not say which message of the batch: %v", lr.FirstErr)
+			}
+		})
+	}
+}

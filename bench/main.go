@@ -35,8 +35,12 @@ var presets = map[string]map[string]string{
 	},
 }
 
-// maxSize bounds message and buffer sizes.
+// maxSize bounds message and buffer sizes, and the bytes a connection
+// has in flight (-pipeline × size).
 const maxSize = 64 << 20
+
+// maxPipeline bounds -pipeline.
+const maxPipeline = 4096
 
 // config is the parsed command line.
 type config struct {
@@ -50,6 +54,8 @@ type config struct {
 	out      string
 	peersDir string
 	report   string
+	charts   bool
+	pipeline int
 	pin      *pinning
 	pinText  string
 }
@@ -86,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
+		if !drawCharts(cfg, filepath.Dir(cfg.report), rep, stderr) {
+			return 1
+		}
 		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,6 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "results in %s\n", cfg.out)
+	chartsOK := drawCharts(cfg, cfg.out, rep, stderr)
 	failed := 0
 	for _, r := range rep.Results {
 		if r.Status == statusFailed {
@@ -114,7 +124,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %d of %d cells FAILED\n", failed, len(rep.Results))
 		return 1
 	}
+	if !chartsOK {
+		return 1
+	}
 	return 0
+}
+
+// drawCharts writes rep's charts into dir, unless -charts=false, and lists
+// them on stderr. It reports false when a chart could not be written.
+func drawCharts(cfg *config, dir string, rep *report, stderr io.Writer) bool {
+	if !cfg.charts {
+		return true
+	}
+	files, err := writeCharts(dir, rep)
+	if len(files) > 0 {
+		fmt.Fprintf(stderr, "charts in %s:\n", dir)
+		for _, f := range files {
+			fmt.Fprintf(stderr, "  %s\n", f)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return false
+	}
+	return true
 }
 
 // parseFlags parses the command line, applies the preset and checks the
@@ -140,6 +173,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.out, "out", "", "directory for results.json, results.csv, command.txt, machine.txt (default bench/results/<YYYYMMDD-HHMMSS>-<host>)")
 	fs.StringVar(&cfg.peersDir, "peers", "", "directory holding the peers' modules (default: bench/peers, found from the working directory up)")
 	fs.StringVar(&cfg.report, "report", "", "print the table of an earlier run's results.json and exit")
+	fs.BoolVar(&cfg.charts, "charts", true, "draw charts (PNG and SVG) into -out at the end of the run, and beside results.json with -report")
+	fs.IntVar(&cfg.pipeline, "pipeline", 1, "messages in flight per connection: each writes this many, then reads and checks their echoes in order")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -179,6 +214,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.pin, err = parsePin(cfg.pinText); err != nil {
 		return nil, err
+	}
+	if cfg.pipeline < 1 || cfg.pipeline > maxPipeline {
+		return nil, fmt.Errorf("-pipeline: %d is out of range [1, %d]", cfg.pipeline, maxPipeline)
+	}
+	for _, s := range cfg.sizes {
+		if s > maxSize/cfg.pipeline {
+			return nil, fmt.Errorf("-pipeline %d × -sizes %s is over %s in flight per connection", cfg.pipeline, fmtSize(s), fmtSize(maxSize))
+		}
 	}
 	if cfg.duration <= 0 || cfg.warmup < 0 {
 		return nil, errors.New("-duration must be positive and -warmup not negative")

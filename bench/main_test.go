@@ -97,6 +97,14 @@ func TestSmoke(t *testing.T) {
 	if code := run([]string{"-report", filepath.Join(out, "results.json")}, &again, &stderr); code != 0 || again.String() != table {
 		t.Errorf("-report = %d, printed:\n%s\nwant the run's table:\n%s", code, again.String(), table)
 	}
+	for _, name := range []string{"msgs-vs-size-c4.png", "msgs-vs-size-c4.svg"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("chart %s: %v", name, err)
+		}
+		if !strings.Contains(stderr.String(), "  "+name+"\n") {
+			t.Errorf("stderr does not list chart %s:\n%s", name, stderr.String())
+		}
+	}
 	if !strings.Contains(stderr.String(), "cell 4/4") {
 		t.Errorf("no progress line for the last cell in stderr:\n%s", stderr.String())
 	}

@@ -175,6 +175,9 @@ func (r *runner) command(ctx context.Context, engine string, bufSize int) ([]str
 // the server's peak RSS belongs to this cell alone.
 func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	res := result{Kind: c.Kind, Engine: c.Engine, Size: c.Size, BufSize: c.BufSize, Conns: c.Conns}
+	if c.Kind == kindEcho {
+		res.Pipeline = r.cfg.pipeline
+	}
 	if need := uint64(c.Conns) + 64; fileLimit() < need {
 		res.fail(fmt.Errorf("needs %d open files, the limit is %d", need, fileLimit()))
 		return res
@@ -202,7 +205,7 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	switch c.Kind {
 	case kindEcho:
 		lr := runLoad(ctx, loadSpec{
-			Addr: srv.addr, Size: c.Size, Conns: c.Conns,
+			Addr: srv.addr, Size: c.Size, Conns: c.Conns, Pipeline: r.cfg.pipeline,
 			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed,
 			ServerCPU: func() (time.Duration, error) { return procCPU(pid) },
 		})

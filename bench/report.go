@@ -33,10 +33,12 @@ type result struct {
 	Size    int    `json:"size,omitempty"` // message bytes (echo)
 	BufSize int    `json:"bufsize"`        // server read buffer bytes
 	Conns   int    `json:"conns"`          // connections (echo: closed loops; idle: held open)
-	Status  string `json:"status"`
-	Error   string `json:"error,omitempty"` // the first error, or why the cell is unavailable
-	Note    string `json:"note,omitempty"`  // a figure that could not be read
-	Errors  int64  `json:"errors"`
+	// Pipeline is the messages in flight per connection (echo; -pipeline).
+	Pipeline int    `json:"pipeline,omitempty"`
+	Status   string `json:"status"`
+	Error    string `json:"error,omitempty"` // the first error, or why the cell is unavailable
+	Note     string `json:"note,omitempty"`  // a figure that could not be read
+	Errors   int64  `json:"errors"`
 
 	// Echo cells.
 	WindowSec      float64 `json:"window_s,omitempty"`
@@ -131,7 +133,7 @@ func (r *result) fillIdle(ir *idleResult) {
 // fail marks r failed with err, dropping any figure it had.
 func (r *result) fail(err error) {
 	*r = result{Kind: r.Kind, Engine: r.Engine, Size: r.Size, BufSize: r.BufSize, Conns: r.Conns,
-		Errors: max(r.Errors, 1), Status: statusFailed, Error: err.Error()}
+		Pipeline: r.Pipeline, Errors: max(r.Errors, 1), Status: statusFailed, Error: err.Error()}
 }
 
 // writeJSON writes rep to path, indented.
@@ -200,6 +202,7 @@ var csvColumns = []column{
 	intCol("size", func(r *result) *int { return &r.Size }),
 	intCol("bufsize", func(r *result) *int { return &r.BufSize }),
 	intCol("conns", func(r *result) *int { return &r.Conns }),
+	intCol("pipeline", func(r *result) *int { return &r.Pipeline }),
 	strCol("status", func(r *result) *string { return &r.Status }),
 	intCol("errors", func(r *result) *int64 { return &r.Errors }),
 	floatCol("window_s", func(r *result) *float64 { return &r.WindowSec }),

@@ -11,7 +11,7 @@ import (
 
 func sampleResults() []result {
 	return []result{
-		{Kind: kindEcho, Engine: "threaded", Size: 1024, BufSize: 65536, Conns: 50, Status: statusOK,
+		{Kind: kindEcho, Engine: "threaded", Size: 1024, BufSize: 65536, Conns: 50, Pipeline: 4, Status: statusOK,
 			WindowSec: 2.0001, RoundTrips: 123457, MsgsPerSec: 61725.3, MBPerSec: 63.2, P50us: 612.5, P99us: 2300.1,
 			P999us: 9100, ServerCPUSec: 1.31, MsgsPerCPUSec: 94242.7, ClientCPUShare: 0.71, MinPerConn: 2300,
 			MaxPerConn: 2700, ServerPeakRSS: 9 << 20, Note: "a note, with a comma"},

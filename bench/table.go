@@ -19,8 +19,6 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	if rep.Pin != "" {
 		fmt.Fprintf(&b, "pinned: server/client on CPUs %s  \n", rep.Pin)
 	}
-	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); latency is per round trip; client CPU is the bench process's CPU per wall second (100%% = one core)\n\n", rep.Warmup, rep.Duration)
-
 	var echo, idle []result
 	for _, r := range rep.Results {
 		if r.Kind == kindIdle {
@@ -29,6 +27,11 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			echo = append(echo, r)
 		}
 	}
+	latency := "latency is per round trip"
+	if len(echo) > 0 && echo[0].Pipeline > 1 {
+		latency = fmt.Sprintf("%d messages in flight per connection (-pipeline), msg/s counts messages and latency is per message, from its write to its echo", echo[0].Pipeline)
+	}
+	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); %s; client CPU is the bench process's CPU per wall second (100%% = one core)\n\n", rep.Warmup, rep.Duration, latency)
 	if len(echo) > 0 {
 		b.WriteString("| engine | size | bufsize | conns | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | srv CPU s | msg/srv-CPU-s | client CPU | srv peak RSS | rt/conn min–max | errors | status |\n")
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
