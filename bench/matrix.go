@@ -30,14 +30,17 @@ func (c cell) String() string {
 	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", c.Engine, fmtSize(c.Size), fmtSize(c.BufSize), c.Conns)
 }
 
-// cells lists the matrix, engine by engine, so that a peer is built just
-// before its first cell; the idle-connection cells come last.
+// cells lists the matrix with the engine varying fastest, so that the
+// engines' cells for one workload run back to back: this shared machine has
+// slow spells a minute or so long, and when cells ran engine by engine one
+// engine could take a whole spell (the same engine measured 30% apart in two
+// quick runs minutes apart). The idle-connection cells come last.
 func (cfg *config) cells() []cell {
 	var out []cell
-	for _, e := range cfg.engines {
-		for _, b := range cfg.bufSizes {
-			for _, s := range cfg.sizes {
-				for _, n := range cfg.conns {
+	for _, b := range cfg.bufSizes {
+		for _, s := range cfg.sizes {
+			for _, n := range cfg.conns {
+				for _, e := range cfg.engines {
 					out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
 				}
 			}
