@@ -271,8 +271,8 @@ func (l *loop) sweepEvery() time.Duration {
 			d = t
 		}
 	}
-	if l.lingering > 0 && (d == 0 || d > lingerTimeout) {
-		d = lingerTimeout
+	if l.lingering > 0 && (d == 0 || d > lingerQuiet) {
+		d = lingerQuiet
 	}
 	if d == 0 {
 		return 0
@@ -290,7 +290,8 @@ func (l *loop) sweep() {
 			continue
 		}
 		if c.lingering {
-			if nowNs > c.lingerUntil {
+			// While lingering, lastRead is the last input discarded.
+			if nowNs > c.lingerUntil || since(c.lastRead) >= lingerQuiet {
 				l.closeConn(c, nil)
 			}
 			continue
@@ -437,6 +438,7 @@ func (l *loop) discard(c *evConn) {
 			l.closeConn(c, nil)
 			return
 		}
+		c.lastRead = l.now.UnixNano()
 	}
 }
 
@@ -597,10 +599,10 @@ func (l *loop) maybeFinish(c *evConn) {
 		return
 	}
 	c.lingering = true
-	until := l.now.Add(lingerFor(c.closeReason()))
-	c.lingerUntil = until.UnixNano()
+	c.lastRead = l.now.UnixNano()
+	c.lingerUntil = l.now.Add(lingerFor(c.closeReason())).UnixNano()
 	l.lingering++
-	if l.nextSweep.IsZero() || l.nextSweep.After(until) {
+	if until := l.now.Add(lingerQuiet); l.nextSweep.IsZero() || l.nextSweep.After(until) {
 		l.nextSweep = until
 	}
 	c.setWantIn(true)

@@ -26,25 +26,28 @@ const (
 	DefaultWriteLowWater  = 64 << 10
 )
 
-// lingerTimeout bounds how long a connection closed by the server (Close,
-// Shutdown) keeps reading and discarding after it has sent FIN. Closing a
+// A connection closed by the server (Conn.Close, Shutdown) lingers: it
+// sends FIN, then reads and discards until the peer closes too. Closing a
 // socket with unread input makes the kernel send RST, which can destroy
-// replies the peer has not read yet; draining first lets them arrive.
-// Shutdown allows longer, shutdownLinger, since its context already bounds
-// it: a peer with megabytes of replies to read under load needs more than a
+// replies the peer has not read yet. The linger ends when the peer has been
+// quiet for lingerQuiet (it is no longer sending, so closing cannot cause an
+// RST) or, for a peer that keeps sending, after lingerMax; Shutdown allows
+// shutdownLingerMax, since its context already bounds it and a peer with
+// megabytes of replies to read under load keeps sending for more than a
 // second (the conformance suite's shutdown test saw RSTs at one second on a
 // loaded machine).
 const (
-	lingerTimeout  = time.Second
-	shutdownLinger = 10 * time.Second
+	lingerQuiet       = time.Second
+	lingerMax         = 2 * time.Second
+	shutdownLingerMax = 10 * time.Second
 )
 
-// lingerFor is how long a connection closing for reason may linger.
+// lingerFor is the longest a connection closing for reason may linger.
 func lingerFor(reason error) time.Duration {
 	if errors.Is(reason, ErrServerClosed) {
-		return shutdownLinger
+		return shutdownLingerMax
 	}
-	return lingerTimeout
+	return lingerMax
 }
 
 // A Server accepts connections and runs a Handler for their data on the

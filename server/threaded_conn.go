@@ -256,8 +256,8 @@ func (c *threadedConn) finish(kind closeKind, buf []byte) {
 	<-c.srv.slots
 }
 
-// lingerClose sends FIN, then reads and discards until the peer closes too
-// or the linger time passes, then closes. Closing with unread input would send
+// lingerClose sends FIN, then reads and discards until the peer closes too,
+// goes quiet, or the linger time passes (see lingerQuiet), then closes. Closing with unread input would send
 // RST and could destroy replies the peer has not read yet. The bound is time,
 // not bytes: a peer with megabytes of echoes still to read keeps sending
 // until it reads our FIN, and cutting it off early is exactly the RST we
@@ -268,10 +268,15 @@ func (c *threadedConn) lingerClose(buf []byte) {
 	if !ok || buf == nil || cw.CloseWrite() != nil {
 		return
 	}
-	c.rmu.Lock()
-	c.nc.SetReadDeadline(time.Now().Add(lingerFor(c.closeReason())))
-	c.rmu.Unlock()
+	end := time.Now().Add(lingerFor(c.closeReason()))
 	for {
+		c.rmu.Lock()
+		d := time.Now().Add(lingerQuiet)
+		if d.After(end) {
+			d = end
+		}
+		c.nc.SetReadDeadline(d)
+		c.rmu.Unlock()
 		if _, err := c.nc.Read(buf); err != nil {
 			return
 		}
