@@ -25,6 +25,16 @@
 // MaxConns, so the default configuration never leaves an accepted connection
 // without a worker; a smaller pool shows up as Stats.Waiting.
 //
+// Evented (Linux; Engine: server.Evented) runs Loops epoll loops. An idle
+// connection holds no buffer and no goroutine; each loop reads into one
+// buffer of its own. Output the socket does not take at once is queued and
+// flushed with writev; above WriteHighWater the loop stops reading that
+// connection until the queue drains below WriteLowWater. Handlers run on the
+// loop (Dispatch Inline: they must not block) or on the worker pool
+// (Dispatch Pool: in order per connection). ReusePort gives each loop its
+// own SO_REUSEPORT listener. On other systems Serve returns
+// ErrEngineUnsupported.
+//
 // # Limits
 //
 // MaxConns bounds open connections; Overflow says what happens beyond it
