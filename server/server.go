@@ -116,6 +116,7 @@ type Server struct {
 	// ReusePort makes ListenAndServe open one SO_REUSEPORT listening socket
 	// per event loop (Evented, Linux), so the kernel spreads new connections
 	// over the loops. Otherwise one acceptor deals them out in turn.
+	// TCP only: a UNIX socket path cannot be bound twice.
 	ReusePort bool
 
 	// Dispatch says where the Evented engine calls OnData: Inline on the event
