@@ -8,6 +8,7 @@
 //	go run ./bench -sizes 64,1k -conns 50 -pipeline 8   # 8 messages in flight per connection
 //	go run ./bench -sizes '' -idle 1000,10000        # only the idle-connection cells
 //	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table, redraw its charts
+//	go run ./bench -pin 0/1 -cpuprofile gen.prof     # server on CPU 0, bench on CPU 1; profile the generator
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped

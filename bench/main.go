@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,20 +45,21 @@ const maxPipeline = 4096
 
 // config is the parsed command line.
 type config struct {
-	engines  []string
-	sizes    []int
-	bufSizes []int
-	conns    []int
-	idle     []int
-	warmup   time.Duration
-	duration time.Duration
-	out      string
-	peersDir string
-	report   string
-	charts   bool
-	pipeline int
-	pin      *pinning
-	pinText  string
+	cpuProfile string // profile of bench itself: the load generator
+	engines    []string
+	sizes      []int
+	bufSizes   []int
+	conns      []int
+	idle       []int
+	warmup     time.Duration
+	duration   time.Duration
+	out        string
+	peersDir   string
+	report     string
+	charts     bool
+	pipeline   int
+	pin        *pinning
+	pinText    string
 }
 
 func main() {
@@ -96,6 +98,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -175,6 +189,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.report, "report", "", "print the table of an earlier run's results.json and exit")
 	fs.BoolVar(&cfg.charts, "charts", true, "draw charts (PNG and SVG) into -out at the end of the run, and beside results.json with -report")
 	fs.IntVar(&cfg.pipeline, "pipeline", 1, "messages in flight per connection: each writes this many, then reads and checks their echoes in order")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of bench itself (the load generator) to this file")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
