@@ -2,7 +2,8 @@
 //
 // Read buffers have a fixed size and come from a size-classed pool: Get
 // rounds the requested length up to a power of two between [MinSize] and
-// [MaxSize], and Put returns the buffer to its class.
+// [MaxSize], and Put returns the buffer to its class. Larger requests are
+// allocated to size and not pooled.
 //
 //	buf := bufs.Get(16 << 10)
 //	n, err := conn.Read(buf)

@@ -6,8 +6,9 @@
 // to Submit, and Close wakes every waiting submitter. A task that panics is
 // recovered and counted; its worker goroutine lives on.
 //
-// The server package runs one long-lived task per connection, so Size is the
-// maximum number of connections served at once.
+// The server package's threaded engine runs one long-lived task per
+// connection, so there Size is the maximum number of connections served at
+// once; the evented engine uses the pool only for Dispatch Pool handler calls.
 //
 //	p, err := pool.New(pool.Config{Size: 64})
 //	if err != nil {

@@ -22,6 +22,7 @@ const (
 	Evented
 )
 
+// String returns "threaded" or "evented", or "Engine(n)" for other values.
 func (e Engine) String() string {
 	switch e {
 	case Threaded:
@@ -41,6 +42,7 @@ const (
 	Netpoll ReadMode = iota
 )
 
+// String returns "netpoll", or "ReadMode(n)" for other values.
 func (m ReadMode) String() string {
 	switch m {
 	case Netpoll:
@@ -95,6 +97,7 @@ const (
 	Pool
 )
 
+// String returns "inline" or "pool", or "Dispatch(n)" for other values.
 func (d Dispatch) String() string {
 	switch d {
 	case Inline:

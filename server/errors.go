@@ -44,7 +44,7 @@ type timeoutError struct{ what string }
 
 func (e *timeoutError) Error() string   { return "sockpool/server: " + e.what }
 func (e *timeoutError) Timeout() bool   { return true }
-func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Temporary() bool { return false } // the connection is closed: retrying it is no use
 
 // PanicError is the error a connection closes with when its handler panics.
 // It wraps ErrHandlerPanic.
@@ -53,6 +53,7 @@ type PanicError struct {
 	Stack []byte // the panicking goroutine's stack
 }
 
+// Error describes the panic and its value.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("%v: %v", ErrHandlerPanic, e.Value)
 }

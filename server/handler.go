@@ -55,8 +55,8 @@ type Conn interface {
 // OnData is called with the bytes of one read, in the order they arrived, and
 // never concurrently for the same connection. The engine owns in: it is valid
 // only until OnData returns, so a handler that keeps bytes must copy them.
-// in carries no message boundaries; package frame cuts messages out of the
-// stream.
+// in carries no message boundaries: it is what one read returned, so a
+// message may arrive in pieces or several at once.
 //
 // A Handler may also implement OnOpen(Conn), called once before the first
 // OnData, and OnClose(Conn, error), called once after the connection is

@@ -59,7 +59,8 @@ func lingerFor(reason error) time.Duration {
 // goroutines). Once Shutdown or Close has been called it cannot be reused.
 type Server struct {
 	// Addr is the address ListenAndServe listens on. Default DefaultAddr
-	// (loopback only); a port of 0 picks a free port, which Addr reports.
+	// (loopback only); a port of 0 picks a free port, which ListenAddr
+	// reports.
 	Addr string
 
 	// Network is the network ListenAndServe listens on: "tcp", "tcp4",
@@ -128,12 +129,14 @@ type Server struct {
 	// queues per connection when the peer reads slower than the handler
 	// writes: above the high mark the engine stops reading the connection
 	// until the queue drains below the low mark. Defaults
-	// DefaultWriteHighWater (256 KiB) and DefaultWriteLowWater (64 KiB).
+	// DefaultWriteHighWater (256 KiB), and DefaultWriteLowWater (64 KiB) or
+	// half of WriteHighWater, whichever is smaller.
 	WriteHighWater int
 	WriteLowWater  int
 
-	// Logger receives the server's structured logs (accept errors, panics).
-	// Nil means silent.
+	// Logger receives the server's structured logs: accept errors and
+	// panics (Warn, Error) and rejected connections (Debug). Nil means
+	// silent.
 	Logger *slog.Logger
 
 	// levelTriggered registers evented connections level-triggered instead

@@ -3,7 +3,8 @@ package server
 import "sync/atomic"
 
 // Stats is a snapshot of a Server's counters. Counters only grow; Active,
-// Workers and Waiting are levels at the moment of the snapshot.
+// Queued, Paused, Workers and Waiting are levels at the moment of the
+// snapshot.
 type Stats struct {
 	Accepted uint64 // connections accepted and handed to the engine
 	Rejected uint64 // connections closed at once: MaxConns reached or no worker under the Reject policy
