@@ -3,7 +3,7 @@ package server
 import "sync/atomic"
 
 // Stats is a snapshot of a Server's counters. Counters only grow; Active,
-// Queued, Paused, Workers and Waiting are levels at the moment of the
+// Queued, Paused, BusyWorkers and Waiting are levels at the moment of the
 // snapshot.
 type Stats struct {
 	Accepted uint64 // connections accepted and handed to the engine
@@ -28,9 +28,10 @@ type Stats struct {
 	// WriteHighWater (Evented).
 	Paused int64
 
-	// Workers is the number of pool workers busy now. In the threaded engine
-	// a worker serves one connection for its life.
-	Workers int
+	// BusyWorkers is the number of pool workers busy now (Server.Workers is
+	// how many there may be). In the threaded engine a worker serves one
+	// connection for its life.
+	BusyWorkers int
 	// Waiting is the number of accepted connections waiting for a worker. A
 	// non-zero Waiting that persists means the pool is too small for the
 	// load: those clients get no reply at all.
@@ -81,7 +82,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	if p != nil {
 		ps := p.Stats()
-		st.Workers, st.Waiting = ps.Running, ps.Waiting
+		st.BusyWorkers, st.Waiting = ps.Running, ps.Waiting
 	}
 	return st
 }
