@@ -111,6 +111,5 @@ func isTemporary(err error) bool {
 			return true
 		}
 	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return isTimeout(err)
 }

@@ -268,11 +268,6 @@ func TestMaxConnsBlock(t *testing.T) {
 	})
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 func TestTimeouts(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ec engineCase) {
 		cases := []struct {

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 )
 
 var (
@@ -45,6 +46,13 @@ type timeoutError struct{ what string }
 func (e *timeoutError) Error() string   { return "sockpool/server: " + e.what }
 func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return false } // the connection is closed: retrying it is no use
+
+// isTimeout reports whether err is a net.Error timeout, such as a passed
+// deadline.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
 
 // PanicError is the error a connection closes with when its handler panics.
 // It wraps ErrHandlerPanic.

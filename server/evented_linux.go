@@ -80,14 +80,12 @@ func (e *evented) serve(nc net.Conn, hint int) error {
 	l.pending.Add(1)
 	if !l.post((*loop).register, c) {
 		// The loop has exited (Close raced this accept): finish here.
+		// closeConn leaves an unregistered connection to register, which
+		// will not run, so finalize here; it never opened: no OnClose.
 		l.pending.Add(-1)
-		c.mu.Lock()
-		c.wclosed, c.fdClosed = true, true
-		unix.Close(fd)
-		c.mu.Unlock()
-		c.finalized = true // never opened, so no OnClose
-		s.removeConn(c)
-		return nil // the caller counts it accepted; removeConn counted it closed
+		l.closeConn(c, ErrServerClosed)
+		l.finalize(c)
+		return nil // the caller counts it accepted; finalize counts it closed
 	}
 	return nil
 }

@@ -654,13 +654,7 @@ func (l *loop) finalize(c *evConn) {
 		c.in = nil
 	}
 	c.inMu.Unlock()
-	s := l.srv
-	reason := c.closeReason()
-	if ch, ok := s.Handler.(CloseHandler); ok && c.opened {
-		guard(s, c, func() { ch.OnClose(c, reason) })
-	}
-	s.removeConn(c)
-	<-s.slots
+	l.srv.connDone(c, c.opened)
 }
 
 // Tasks posted from other goroutines.

@@ -348,6 +348,17 @@ func (s *Server) untrackConn(c liveConn) {
 	s.mu.Unlock()
 }
 
+// connDone ends a connection on any engine: OnClose (if OnOpen ran, or
+// would have), then removeConn, then the MaxConns slot is freed.
+func (s *Server) connDone(c liveConn, opened bool) {
+	if ch, ok := s.Handler.(CloseHandler); ok && opened {
+		reason := c.closeReason()
+		guard(s, c, func() { ch.OnClose(c, reason) })
+	}
+	s.removeConn(c)
+	<-s.slots
+}
+
 // removeConn unregisters c and moves its byte counts into the totals.
 func (s *Server) removeConn(c liveConn) {
 	s.mu.Lock()
@@ -408,7 +419,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.closeConns()
-			s.closePoolAsync()
+			s.releaseAsync()
 			return ctx.Err()
 		case <-timer.C:
 			wait = min(wait*2, 100*time.Millisecond)
@@ -440,7 +451,7 @@ func (s *Server) Close() error {
 		return err
 	}
 	s.closeConns()
-	s.closePoolAsync()
+	s.releaseAsync()
 	return err
 }
 
@@ -452,10 +463,10 @@ func (s *Server) closeConns() {
 	}
 }
 
-// closePoolAsync stops the engine and releases the pool once the last
+// releaseAsync stops the engine and releases the pool once the last
 // connection has finished, without making the caller wait for handlers that
 // may never return.
-func (s *Server) closePoolAsync() {
+func (s *Server) releaseAsync() {
 	go func() {
 		s.eng.close(context.Background())
 		s.pool.Close(context.Background())
@@ -464,6 +475,9 @@ func (s *Server) closePoolAsync() {
 
 // liveConn is what the server needs of an engine's connection to track it.
 type liveConn interface {
+	Conn
+	// closeReason is the error OnClose gets.
+	closeReason() error
 	// stop closes the connection gracefully: the handler call in progress
 	// returns, written output is flushed, then the connection closes.
 	stop(reason error)

@@ -74,11 +74,10 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 		c.lastWrite.Store(time.Now().UnixNano())
 	}
 	if err != nil {
-		var ne net.Error
 		switch {
 		case c.wclosed.Load():
 			err = ErrConnClosed
-		case errors.As(err, &ne) && ne.Timeout():
+		case isTimeout(err):
 			srv.stats.timeouts.Add(1)
 			err = ErrWriteTimeout
 		}
@@ -166,7 +165,9 @@ func (c *threadedConn) readLoop(buf []byte) (closeKind, error) {
 			continue
 		}
 		if c.stopping.Load() {
-			if c.wclosed.Load() && !c.isStopWake(err) {
+			// stop wakes the read with a past deadline (a timeout); abort
+			// closes the socket (any other error).
+			if c.wclosed.Load() && !isTimeout(err) {
 				return closeHard, nil // aborted
 			}
 			return closeLingering, nil
@@ -174,8 +175,7 @@ func (c *threadedConn) readLoop(buf []byte) (closeKind, error) {
 		if errors.Is(err, io.EOF) {
 			return closeClean, nil
 		}
-		var ne net.Error
-		if timeouts && errors.As(err, &ne) && ne.Timeout() {
+		if timeouts && isTimeout(err) {
 			now := time.Now()
 			if srv.ReadTimeout > 0 && now.Sub(readStart) >= srv.ReadTimeout {
 				srv.stats.timeouts.Add(1)
@@ -189,13 +189,6 @@ func (c *threadedConn) readLoop(buf []byte) (closeKind, error) {
 		}
 		return closeHard, err
 	}
-}
-
-// isStopWake reports whether err is the timeout that stop's past deadline
-// causes, as opposed to the error of a socket abort closed.
-func (c *threadedConn) isStopWake(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // armRead sets the read deadline for the next read; it reports true when the
@@ -248,12 +241,7 @@ func (c *threadedConn) finish(kind closeKind, buf []byte) {
 		c.lingerClose(buf)
 		c.wmu.Unlock()
 	}
-	reason := c.closeReason()
-	if ch, ok := c.srv.Handler.(CloseHandler); ok {
-		c.guard(func() { ch.OnClose(c, reason) })
-	}
-	c.srv.removeConn(c)
-	<-c.srv.slots
+	c.srv.connDone(c, true)
 }
 
 // lingerClose sends FIN, then reads and discards until the peer closes too,
