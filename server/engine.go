@@ -40,13 +40,24 @@ const (
 	// Netpoll reads through Go's net.Conn, parked on the runtime's network
 	// poller while no data is available. It is the default.
 	Netpoll ReadMode = iota
+
+	// Syscall takes the socket out of Go's network poller and reads with
+	// blocking read(2) calls into the connection's buffer, on the worker's
+	// own OS thread (Linux; elsewhere the server falls back to Netpoll and
+	// logs it). A read returns as soon as data arrives, without a wake-up
+	// through the poller, which suits a few busy connections; but every
+	// connection blocked in a read holds an OS thread, so it does not suit
+	// thousands of connections (see Server.MaxConns).
+	Syscall
 )
 
-// String returns "netpoll", or "ReadMode(n)" for other values.
+// String returns "netpoll" or "syscall", or "ReadMode(n)" for other values.
 func (m ReadMode) String() string {
 	switch m {
 	case Netpoll:
 		return "netpoll"
+	case Syscall:
+		return "syscall"
 	}
 	return fmt.Sprintf("ReadMode(%d)", int(m))
 }
@@ -71,13 +82,15 @@ func (e *Engine) UnmarshalText(b []byte) error {
 // MarshalText returns the read mode's name.
 func (m ReadMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
-// UnmarshalText sets m from its name: "netpoll".
+// UnmarshalText sets m from its name: "netpoll" or "syscall".
 func (m *ReadMode) UnmarshalText(b []byte) error {
 	switch strings.ToLower(string(b)) {
 	case "netpoll":
 		*m = Netpoll
+	case "syscall":
+		*m = Syscall
 	default:
-		return fmt.Errorf("sockpool/server: unknown read mode %q (want netpoll)", b)
+		return fmt.Errorf("sockpool/server: unknown read mode %q (want netpoll or syscall)", b)
 	}
 	return nil
 }

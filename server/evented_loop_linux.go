@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockpool/sockpool/bufs"
 	"github.com/sockpool/sockpool/pool"
 )
 
@@ -41,13 +42,14 @@ const maxReadsPerTurn = 16
 // a read buffer shared by all of its connections, and an eventfd that other
 // goroutines use to hand it work.
 type loop struct {
-	e    *evented
-	srv  *Server
-	id   int
-	epfd int
-	efd  int
-	buf  []byte
-	edge bool // edge-triggered registration (see above)
+	e     *evented
+	srv   *Server
+	id    int
+	epfd  int
+	efd   int
+	buf   []byte
+	tuner bufs.Tuner // picks len(buf) when ReadBufferSize is 0
+	edge  bool       // edge-triggered registration (see above)
 
 	// Owned by the loop goroutine.
 	conns     []*evConn // by file descriptor
@@ -85,7 +87,16 @@ func newLoop(e *evented, id int) (*loop, error) {
 		l.closeFds()
 		return nil, fmt.Errorf("sockpool/server: epoll_ctl eventfd: %w", err)
 	}
-	l.buf = make([]byte, e.srv.bufSize)
+	if e.srv.tune {
+		// The loop's buffer is allocated once at the tuner's largest size
+		// (one per loop, so memory is no concern) and reads take the
+		// tuner's current size of it.
+		l.tuner = e.srv.tunerTemplate
+		_, hi := l.tuner.Bounds()
+		l.buf = make([]byte, hi)[:l.tuner.Size()]
+	} else {
+		l.buf = make([]byte, e.srv.bufSize)
+	}
 	l.edge = !e.srv.levelTriggered
 	l.now = time.Now()
 	l.clock.Store(l.now.UnixNano())
@@ -403,6 +414,10 @@ func (l *loop) read(c *evConn, events uint32) {
 			return
 		}
 		c.lastRead = l.now.UnixNano()
+		full := n == len(l.buf)
+		if l.srv.tune && l.tuner.Observe(n) {
+			l.buf = l.buf[:l.tuner.Size()]
+		}
 		if !l.deliver(c, l.buf[:n]) || c.paused || c.readDone {
 			return
 		}
@@ -410,7 +425,7 @@ func (l *loop) read(c *evConn, events uint32) {
 			l.stopConn(c) // Close or Shutdown: no further input for the handler
 			return
 		}
-		if !l.edge || (n < len(l.buf) && !c.rdhup) {
+		if !l.edge || (!full && !c.rdhup) {
 			return // level-triggered reports the rest; a short read drained the socket
 		}
 		if i == maxReadsPerTurn {

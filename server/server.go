@@ -42,6 +42,9 @@ const (
 	shutdownLingerMax = 10 * time.Second
 )
 
+// drainSize is the size of the buffer a lingering close discards input into.
+const drainSize = 16 << 10
+
 // lingerFor is the longest a connection closing for reason may linger.
 func lingerFor(reason error) time.Duration {
 	if errors.Is(reason, ErrServerClosed) {
@@ -77,9 +80,21 @@ type Server struct {
 	ReadMode ReadMode
 
 	// ReadBufferSize is the size of the buffer each read fills, rounded up to
-	// a bufs size class. Default DefaultReadBufferSize (16 KiB). A larger
-	// buffer means fewer reads and handler calls for large messages.
+	// a bufs size class. A larger buffer means fewer reads and handler calls
+	// for large messages; a smaller one, less memory per busy connection.
+	//
+	// Zero lets a bufs.Tuner pick the size from the reads it sees, per
+	// connection (threaded) or per event loop (evented): it starts at
+	// DefaultReadBufferSize, grows while reads fill the buffer and shrinks
+	// while they use a quarter of it or less, within MinReadBufferSize and
+	// MaxReadBufferSize.
 	ReadBufferSize int
+
+	// MinReadBufferSize and MaxReadBufferSize bound the tuner's choice when
+	// ReadBufferSize is zero. Defaults bufs.MinSize (512 B) and
+	// bufs.DefaultTunerMax (256 KiB).
+	MinReadBufferSize int
+	MaxReadBufferSize int
 
 	// Workers bounds the pool of worker goroutines. In the threaded engine a
 	// worker serves one connection for its whole life, so Workers below
@@ -143,15 +158,18 @@ type Server struct {
 	// of edge-triggered: kept for tests and BenchmarkEcho.
 	levelTriggered bool
 
-	initOnce  sync.Once
-	initErr   error
-	log       *slog.Logger
-	pool      *pool.Pool
-	eng       engine
-	slots     chan struct{} // one token per open connection, cap MaxConns
-	bufSize   int
-	highWater int
-	lowWater  int
+	initOnce sync.Once
+	initErr  error
+	log      *slog.Logger
+	pool     *pool.Pool
+	eng      engine
+	slots    chan struct{} // one token per open connection, cap MaxConns
+	bufSize  int           // fixed read size, when not tuned
+	tune     bool          // ReadBufferSize is 0
+	// tunerTemplate is copied into each connection's or loop's tuner.
+	tunerTemplate bufs.Tuner
+	highWater     int
+	lowWater      int
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -180,8 +198,8 @@ func (s *Server) init() error {
 			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.ReadMode)
 			return
 		}
-		if s.ReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 {
-			s.initErr = errors.New("sockpool/server: ReadBufferSize, Workers, MaxConns, Loops and the water marks must not be negative")
+		if s.ReadBufferSize < 0 || s.MinReadBufferSize < 0 || s.MaxReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 {
+			s.initErr = errors.New("sockpool/server: the buffer sizes, Workers, MaxConns, Loops and the water marks must not be negative")
 			return
 		}
 		s.log = s.Logger
@@ -189,6 +207,8 @@ func (s *Server) init() error {
 			s.log = slog.New(slog.DiscardHandler)
 		}
 		s.bufSize = bufs.ClassSize(cmp.Or(s.ReadBufferSize, DefaultReadBufferSize))
+		s.tune = s.ReadBufferSize == 0
+		s.tunerTemplate = bufs.Tuner{Min: s.MinReadBufferSize, Max: s.MaxReadBufferSize, Start: DefaultReadBufferSize}
 		s.highWater = cmp.Or(s.WriteHighWater, DefaultWriteHighWater)
 		s.lowWater = cmp.Or(s.WriteLowWater, min(DefaultWriteLowWater, s.highWater/2))
 		if s.lowWater > s.highWater {

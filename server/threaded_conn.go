@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sockpool/sockpool/bufs"
@@ -36,12 +37,70 @@ type threadedConn struct {
 	wclosed  atomic.Bool // writes fail with ErrConnClosed
 
 	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
+
+	// raw lets the worker wait for readiness holding no buffer and take a
+	// pooled one only for the read itself, so an idle connection holds only
+	// its goroutine. Nil when nc is not a plain socket (TLS, a wrapper):
+	// then the worker reads through nc into held, kept for the
+	// connection's life.
+	raw     syscall.RawConn
+	rawRead func(fd uintptr) bool // c.readRaw, bound once
+	held    []byte
+	// The result of the last readRaw that found data.
+	rbuf []byte
+	rn   int
+	rerr error
+
+	tune  bool // ReadBufferSize is 0: tuner picks the size
+	tuner bufs.Tuner
 }
 
 func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
 	c := &threadedConn{srv: s, nc: nc}
 	c.id = s.nextID.Add(1)
+	c.tune, c.tuner = s.tune, s.tunerTemplate
+	if c.raw = rawConn(nc); c.raw != nil {
+		c.rawRead = c.readRaw
+	}
 	return c
+}
+
+// readSize is the size of the next read.
+func (c *threadedConn) readSize() int {
+	if c.tune {
+		return c.tuner.Size()
+	}
+	return c.srv.bufSize
+}
+
+// read reads once and returns the buffer it read into. With a RawConn it
+// waits for readiness first and takes the buffer from bufs only when data is
+// there; release gives it back.
+func (c *threadedConn) read() (buf []byte, n int, err error) {
+	if c.raw != nil {
+		if err := c.raw.Read(c.rawRead); err != nil {
+			return nil, 0, err
+		}
+		buf, c.rbuf = c.rbuf, nil
+		return buf, c.rn, c.rerr
+	}
+	if size := c.readSize(); len(c.held) != size {
+		bufs.Put(c.held)
+		c.held = bufs.Get(size)
+	}
+	n, err = c.nc.Read(c.held)
+	return c.held, n, err
+}
+
+// release ends a read: it tells the tuner what the read returned and gives
+// back a buffer taken for one read.
+func (c *threadedConn) release(buf []byte, n int) {
+	if c.tune {
+		c.tuner.Observe(n)
+	}
+	if c.raw != nil && buf != nil {
+		bufs.Put(buf)
+	}
 }
 
 func (c *threadedConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
@@ -126,21 +185,21 @@ func (c *threadedConn) serve() {
 	if oh, ok := srv.Handler.(OpenHandler); ok {
 		if err := c.guard(func() { oh.OnOpen(c) }); err != nil {
 			c.setReason(err)
-			c.finish(closeHard, nil)
+			c.finish(closeHard)
 			return
 		}
 	}
-	buf := bufs.Get(srv.bufSize)
 	var err error
-	kind, err = c.readLoop(buf)
+	kind, err = c.readLoop()
 	c.setReason(err)
-	c.finish(kind, buf)
-	bufs.Put(buf)
+	c.finish(kind)
+	bufs.Put(c.held)
+	c.held = nil
 }
 
 // readLoop reads and calls the handler until the connection must close, and
 // says how to close it and why.
-func (c *threadedConn) readLoop(buf []byte) (closeKind, error) {
+func (c *threadedConn) readLoop() (closeKind, error) {
 	srv := c.srv
 	h := srv.Handler
 	timeouts := srv.IdleTimeout > 0 || srv.ReadTimeout > 0
@@ -154,12 +213,16 @@ func (c *threadedConn) readLoop(buf []byte) (closeKind, error) {
 		} else if c.stopping.Load() {
 			return closeLingering, nil
 		}
-		n, err := c.nc.Read(buf)
+		buf, n, err := c.read()
 		if n > 0 {
 			c.bytesIn.Add(uint64(n))
-			if perr := c.guard(func() { h.OnData(c, buf[:n]) }); perr != nil {
+			perr := c.guard(func() { h.OnData(c, buf[:n]) })
+			c.release(buf, n)
+			if perr != nil {
 				return closeHard, perr
 			}
+		} else {
+			c.release(buf, 0)
 		}
 		if err == nil {
 			continue
@@ -225,8 +288,8 @@ func (c *threadedConn) lastActive(readStart time.Time) time.Time {
 func (c *threadedConn) guard(f func()) error { return guard(c.srv, c, f) }
 
 // finish closes the socket the way kind says, runs OnClose and releases the
-// connection's slot. buf, if not nil, is scratch space for draining.
-func (c *threadedConn) finish(kind closeKind, buf []byte) {
+// connection's slot.
+func (c *threadedConn) finish(kind closeKind) {
 	c.stopping.Store(true)
 	c.wclosed.Store(true)
 	switch kind {
@@ -238,7 +301,7 @@ func (c *threadedConn) finish(kind closeKind, buf []byte) {
 		c.wmu.Unlock()
 	case closeLingering:
 		c.wmu.Lock()
-		c.lingerClose(buf)
+		c.lingerClose()
 		c.wmu.Unlock()
 	}
 	c.srv.connDone(c, true)
@@ -250,12 +313,14 @@ func (c *threadedConn) finish(kind closeKind, buf []byte) {
 // not bytes: a peer with megabytes of echoes still to read keeps sending
 // until it reads our FIN, and cutting it off early is exactly the RST we
 // want to avoid.
-func (c *threadedConn) lingerClose(buf []byte) {
+func (c *threadedConn) lingerClose() {
 	defer c.nc.Close()
 	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if !ok || buf == nil || cw.CloseWrite() != nil {
+	if !ok || cw.CloseWrite() != nil {
 		return
 	}
+	buf := bufs.Get(drainSize)
+	defer bufs.Put(buf)
 	end := time.Now().Add(lingerFor(c.closeReason()))
 	for {
 		c.rmu.Lock()
