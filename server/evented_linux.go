@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"fmt"
 	"net"
 	"runtime"
 	"strconv"
@@ -51,21 +50,9 @@ func newEvented(s *Server) (engine, error) {
 // hint names, or the next in turn.
 func (e *evented) serve(nc net.Conn, hint int) error {
 	s := e.srv
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return &fatalError{fmt.Errorf("sockpool/server: the evented engine needs connections with a file descriptor (syscall.Conn), got %T", nc)}
-	}
-	raw, err := sc.SyscallConn()
+	fd, err := dupFD(nc, "evented engine")
 	if err != nil {
 		return err
-	}
-	fd := -1
-	var derr error
-	if err := raw.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return err
-	}
-	if derr != nil {
-		return fmt.Errorf("sockpool/server: dup: %w", derr)
 	}
 	if hint < 0 {
 		hint = int(e.next.Add(1) % uint32(len(e.loops)))

@@ -98,6 +98,9 @@ func TestManyConnsAtOnce(t *testing.T) {
 	raiseFileLimit(t, 2*conns+200)
 	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
+			if ec.mode == Syscall {
+				t.Skip("ReadMode syscall holds an OS thread per connection: 5,000 at once is what it is not for")
+			}
 			// Not parallel: the engines take turns with the file descriptors.
 			srv := ec.configure(&Server{Handler: echoHandler()})
 			addr := serve(t, srv, "tcp")

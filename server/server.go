@@ -22,8 +22,12 @@ const (
 	DefaultNetwork        = "tcp"
 	DefaultReadBufferSize = 16 << 10
 	DefaultMaxConns       = 10000
-	DefaultWriteHighWater = 256 << 10
-	DefaultWriteLowWater  = 64 << 10
+	// DefaultSyscallMaxConns is MaxConns's default in ReadMode Syscall,
+	// where each connection blocked in a read holds an OS thread and Go
+	// stops the program at 10,000 threads (runtime/debug.SetMaxThreads).
+	DefaultSyscallMaxConns = 1000
+	DefaultWriteHighWater  = 256 << 10
+	DefaultWriteLowWater   = 64 << 10
 )
 
 // A connection closed by the server (Conn.Close, Shutdown) lingers: it
@@ -76,7 +80,10 @@ type Server struct {
 	// Engine selects how connections are run. Default Threaded.
 	Engine Engine
 
-	// ReadMode selects how the threaded engine reads. Default Netpoll.
+	// ReadMode selects how the threaded engine reads: Netpoll (the default)
+	// or Syscall (Linux; elsewhere it falls back to Netpoll and logs a
+	// warning). Syscall lowers MaxConns's default to DefaultSyscallMaxConns.
+	// With another engine, Syscall is an error.
 	ReadMode ReadMode
 
 	// ReadBufferSize is the size of the buffer each read fills, rounded up to
@@ -103,7 +110,8 @@ type Server struct {
 	Workers int
 
 	// MaxConns is the most connections open at once. Default
-	// DefaultMaxConns. What happens to more depends on Overflow.
+	// DefaultMaxConns (DefaultSyscallMaxConns in ReadMode Syscall). What
+	// happens to more depends on Overflow.
 	MaxConns int
 
 	// Overflow is what happens to a new connection when MaxConns connections
@@ -164,6 +172,7 @@ type Server struct {
 	pool     *pool.Pool
 	eng      engine
 	slots    chan struct{} // one token per open connection, cap MaxConns
+	readMode ReadMode      // ReadMode, or Netpoll where Syscall is not available
 	bufSize  int           // fixed read size, when not tuned
 	tune     bool          // ReadBufferSize is 0
 	// tunerTemplate is copied into each connection's or loop's tuner.
@@ -194,8 +203,12 @@ func (s *Server) init() error {
 			s.initErr = ErrNoHandler
 			return
 		}
-		if s.ReadMode != Netpoll {
+		switch {
+		case s.ReadMode != Netpoll && s.ReadMode != Syscall:
 			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.ReadMode)
+			return
+		case s.ReadMode == Syscall && s.Engine != Threaded:
+			s.initErr = fmt.Errorf("sockpool/server: ReadMode syscall is for the threaded engine, not %v", s.Engine)
 			return
 		}
 		if s.ReadBufferSize < 0 || s.MinReadBufferSize < 0 || s.MaxReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 {
@@ -215,7 +228,15 @@ func (s *Server) init() error {
 			s.initErr = fmt.Errorf("sockpool/server: WriteLowWater %d is above WriteHighWater %d", s.lowWater, s.highWater)
 			return
 		}
+		s.readMode = s.ReadMode
+		if s.readMode == Syscall && !syscallReads {
+			s.log.Warn("sockpool/server: ReadMode syscall is Linux-only; reading in netpoll mode")
+			s.readMode = Netpoll
+		}
 		maxConns := cmp.Or(s.MaxConns, DefaultMaxConns)
+		if s.readMode == Syscall {
+			maxConns = cmp.Or(s.MaxConns, DefaultSyscallMaxConns)
+		}
 		s.slots = make(chan struct{}, maxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		policy := s.Overflow
@@ -233,15 +254,17 @@ func (s *Server) init() error {
 		if s.initErr != nil {
 			return
 		}
-		s.pool, s.initErr = pool.New(pool.Config{
+		p, err := pool.New(pool.Config{
 			Size:   cmp.Or(s.Workers, maxConns),
 			Policy: policy,
 			Logger: s.log,
 		})
-		if s.initErr != nil {
+		if err != nil {
+			s.initErr = err
 			return
 		}
-		s.mu.Lock()
+		s.mu.Lock() // Stats may be reading concurrently
+		s.pool = p
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[liveConn]struct{})
 		s.done = make(chan struct{})

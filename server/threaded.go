@@ -10,12 +10,23 @@ import (
 type threaded struct{ srv *Server }
 
 func (e *threaded) serve(nc net.Conn, _ int) error {
+	if e.srv.readMode == Syscall {
+		if started, err := e.serveSyscall(nc); started || err != nil {
+			return err
+		}
+	}
+	c := newThreadedConn(e.srv, nc)
+	return e.start(c, c.serve)
+}
+
+// start registers c and gives run (which serves c for its life) to a
+// worker.
+func (e *threaded) start(c liveConn, run func()) error {
 	s := e.srv
-	c := newThreadedConn(s, nc)
 	if !s.trackConn(c) {
 		return ErrServerClosed
 	}
-	if err := s.pool.Submit(s.ctx, c.serve); err != nil {
+	if err := s.pool.Submit(s.ctx, run); err != nil {
 		s.untrackConn(c)
 		return err
 	}

@@ -1,0 +1,413 @@
+//go:build linux
+
+package server
+
+import (
+	"crypto/tls"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockpool/sockpool/bufs"
+	"golang.org/x/sys/unix"
+)
+
+// syscallReads reports whether ReadMode Syscall is available here.
+const syscallReads = true
+
+// noReadTimeout is the SO_RCVTIMEO of a connection without read or idle
+// timeouts: long, but set, since a socket without one restarts a read
+// interrupted by a signal instead of failing it with EINTR (see stop).
+const noReadTimeout = time.Hour
+
+// serveSyscall starts nc on a worker in ReadMode Syscall. It reports false,
+// with nothing done, for a connection that is not a plain socket (TLS, a
+// wrapper), which is served in Netpoll mode instead.
+func (e *threaded) serveSyscall(nc net.Conn) (bool, error) {
+	c, err := newSyscallConn(e.srv, nc)
+	if c == nil {
+		return false, err
+	}
+	if err := e.start(c, c.serve); err != nil {
+		unix.Close(c.fd)
+		return true, err
+	}
+	return true, nil
+}
+
+// sysConn is a threaded connection in ReadMode Syscall: its socket has left
+// Go's netpoller (a blocking duplicate descriptor), and its worker reads
+// with blocking read(2) into a buffer it keeps for the connection's life.
+// Writes are blocking write(2) calls from the writing goroutine.
+//
+// The descriptor is closed exactly once, by the worker in finish, under
+// both wmu (no write is using it) and fdmu (no stop or abort is about to
+// shut it down): a number closed while another goroutine still used it
+// could be reused by a new socket, and the write would go to a stranger.
+type sysConn struct {
+	connState
+	srv          *Server
+	fd           int
+	laddr, raddr net.Addr
+
+	wmu  sync.Mutex // serializes writes, held across the write(2) calls
+	fdmu sync.Mutex // guards fdClosed against shutdown(2) from stop and abort
+
+	fdClosed bool        // under fdmu and wmu
+	tid      int         // the worker's thread, locked for the connection's life
+	inRead   atomic.Bool // the worker is in (or about to enter) read(2)
+	reads    atomic.Uint64
+	aborted  atomic.Bool // abort: close at once, no linger
+	stopping atomic.Bool
+	wclosed  atomic.Bool
+
+	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
+	rcvTimeo  time.Duration
+
+	buf   []byte
+	tune  bool
+	tuner bufs.Tuner
+}
+
+// newSyscallConn takes nc's socket out of the netpoller for ReadMode
+// Syscall. It returns nil, nil for a connection that is not a plain socket
+// (a TLS connection, a wrapper): that one is served in Netpoll mode.
+func newSyscallConn(s *Server, nc net.Conn) (*sysConn, error) {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return nil, nil
+	}
+	fd, err := dupFD(nc, "syscall read mode")
+	if err != nil {
+		return nil, err
+	}
+	c := &sysConn{srv: s, fd: fd, laddr: nc.LocalAddr(), raddr: nc.RemoteAddr()}
+	nc.Close() // the duplicate keeps the socket open
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	// An SO_RCVTIMEO makes a signal interrupt a blocked read (see stop);
+	// armRead sets the read and idle timeouts in its place.
+	tv := unix.NsecToTimeval(noReadTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("setsockopt", err)
+	}
+	c.rcvTimeo = noReadTimeout
+	if s.WriteTimeout > 0 {
+		// A blocking write that the peer does not drain returns EAGAIN after
+		// SO_SNDTIMEO.
+		tv := unix.NsecToTimeval(s.WriteTimeout.Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+			unix.Close(fd)
+			return nil, os.NewSyscallError("setsockopt", err)
+		}
+	}
+	c.id = s.nextID.Add(1)
+	c.tune, c.tuner = s.tune, s.tunerTemplate
+	return c, nil
+}
+
+func (c *sysConn) LocalAddr() net.Addr       { return c.laddr }
+func (c *sysConn) RemoteAddr() net.Addr      { return c.raddr }
+func (c *sysConn) TLS() *tls.ConnectionState { return nil }
+
+func (c *sysConn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.laddr.Network(), Source: c.laddr, Addr: c.raddr, Err: os.NewSyscallError(op, err)}
+}
+
+func (c *sysConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wclosed.Load() {
+		return 0, ErrConnClosed
+	}
+	srv := c.srv
+	var deadline time.Time
+	if srv.WriteTimeout > 0 {
+		deadline = time.Now().Add(srv.WriteTimeout)
+	}
+	written := 0
+	var err error
+	for written < len(p) {
+		n, werr := unix.Write(c.fd, p[written:])
+		if n > 0 {
+			written += n
+		}
+		switch werr {
+		case nil:
+			// A partial write means SO_SNDTIMEO passed with some progress;
+			// the whole Write still gets only WriteTimeout.
+			if written < len(p) && !deadline.IsZero() && time.Now().After(deadline) {
+				werr = unix.EAGAIN
+			} else {
+				continue
+			}
+		case unix.EINTR:
+			continue
+		}
+		if werr == unix.EAGAIN {
+			srv.stats.timeouts.Add(1)
+			err = ErrWriteTimeout
+		} else if c.wclosed.Load() {
+			err = ErrConnClosed
+		} else {
+			err = c.opError("write", werr)
+		}
+		break
+	}
+	c.bytesOut.Add(uint64(written))
+	if srv.IdleTimeout > 0 {
+		c.lastWrite.Store(time.Now().UnixNano())
+	}
+	if err != nil {
+		c.abort(err)
+	}
+	return written, err
+}
+
+func (c *sysConn) Close() error {
+	c.wclosed.Store(true)
+	c.stop(nil)
+	return nil
+}
+
+// stop asks the worker to finish; a worker in the handler sees stopping
+// before its next read, and one blocked in read(2) is woken with a signal.
+//
+// shutdown(SHUT_RD) would wake it too, but cannot be undone, and once the
+// read side is shut and our FIN is out, Linux answers any further data from
+// the peer with RST (tcp_rcv_state_process, RFC 1122): a peer still
+// sending loses the replies it has not read yet, which is what the
+// lingering close is there to prevent (the conformance suite's shutdown
+// test caught it). A signal instead interrupts the read with EINTR, which
+// socket reads return despite SA_RESTART because the socket has an
+// SO_RCVTIMEO (signal(7)). SIGURG is the runtime's own preemption signal, so
+// a stray one is harmless. A signal that lands just before the thread
+// enters read(2) is lost, so it is repeated until the read returns.
+func (c *sysConn) stop(reason error) {
+	c.setReason(reason)
+	if c.stopping.Swap(true) {
+		return
+	}
+	c.wake(c.reads.Load(), time.Millisecond)
+}
+
+// wake signals the worker's thread while it is still in the read it was in
+// when stop began (the read counter has not moved), with a growing interval.
+func (c *sysConn) wake(seq uint64, next time.Duration) {
+	if !c.inRead.Load() || c.reads.Load() != seq {
+		return
+	}
+	unix.Tgkill(unix.Getpid(), c.tid, unix.SIGURG)
+	if next > lingerMax {
+		return // the read's own SO_RCVTIMEO ends it
+	}
+	time.AfterFunc(next, func() { c.wake(seq, 2*next) })
+}
+
+func (c *sysConn) abort(reason error) {
+	c.setReason(reason)
+	c.aborted.Store(true)
+	c.stopping.Store(true)
+	c.wclosed.Store(true)
+	c.shutdown(unix.SHUT_RDWR) // wakes the worker and any writer
+}
+
+// shutdown shuts the socket down unless the worker has closed it.
+func (c *sysConn) shutdown(how int) {
+	c.fdmu.Lock()
+	defer c.fdmu.Unlock()
+	if c.fdClosed {
+		return
+	}
+	unix.Shutdown(c.fd, how)
+}
+
+// serve runs the connection on its worker until it closes. The worker keeps
+// its thread for the connection's life, so that stop knows which thread to
+// signal.
+func (c *sysConn) serve() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c.tid = unix.Gettid()
+	if oh, ok := c.srv.Handler.(OpenHandler); ok {
+		if err := guard(c.srv, c, func() { oh.OnOpen(c) }); err != nil {
+			c.setReason(err)
+			c.finish(closeHard)
+			return
+		}
+	}
+	kind, err := c.readLoop()
+	c.setReason(err)
+	c.finish(kind)
+	bufs.Put(c.buf)
+	c.buf = nil
+}
+
+func (c *sysConn) readLoop() (closeKind, error) {
+	srv := c.srv
+	h := srv.Handler
+	timeouts := srv.IdleTimeout > 0 || srv.ReadTimeout > 0
+	var readStart time.Time
+	for {
+		size := srv.bufSize
+		if c.tune {
+			size = c.tuner.Size()
+		}
+		if len(c.buf) != size {
+			bufs.Put(c.buf)
+			c.buf = bufs.Get(size)
+		}
+		if timeouts {
+			readStart = time.Now()
+			if err := c.armRead(readStart); err != nil {
+				return closeHard, err
+			}
+		}
+		// stop reads inRead after setting stopping; checking stopping after
+		// setting inRead means one of the two sees the other.
+		c.inRead.Store(true)
+		if c.stopping.Load() {
+			c.inRead.Store(false)
+			return closeLingering, nil
+		}
+		n, err := unix.Read(c.fd, c.buf)
+		c.reads.Add(1)
+		c.inRead.Store(false)
+		if n > 0 {
+			c.bytesIn.Add(uint64(n))
+			buf := c.buf[:n]
+			if perr := guard(srv, c, func() { h.OnData(c, buf) }); perr != nil {
+				return closeHard, perr
+			}
+			if c.tune {
+				c.tuner.Observe(n)
+			}
+			continue
+		}
+		if c.aborted.Load() {
+			return closeHard, nil
+		}
+		if c.stopping.Load() {
+			return closeLingering, nil
+		}
+		switch err {
+		case nil: // n == 0: the peer's EOF
+			return closeClean, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN: // SO_RCVTIMEO passed
+			if !timeouts {
+				continue
+			}
+			now := time.Now()
+			if srv.ReadTimeout > 0 && now.Sub(readStart) >= srv.ReadTimeout {
+				srv.stats.timeouts.Add(1)
+				return closeHard, ErrReadTimeout
+			}
+			if srv.IdleTimeout > 0 && now.Sub(c.lastActive(readStart)) >= srv.IdleTimeout {
+				srv.stats.timeouts.Add(1)
+				return closeHard, ErrIdleTimeout
+			}
+			continue // writes kept the connection busy: not idle yet
+		}
+		return closeHard, c.opError("read", err)
+	}
+}
+
+// armRead sets SO_RCVTIMEO to the time left before the read or idle
+// timeout. Each setsockopt is a syscall, so it is skipped when the value is
+// unchanged, which is the common case: after a read, both timeouts start
+// afresh.
+func (c *sysConn) armRead(now time.Time) error {
+	srv := c.srv
+	var d time.Duration
+	if srv.ReadTimeout > 0 {
+		d = srv.ReadTimeout
+	}
+	if srv.IdleTimeout > 0 {
+		if id := c.lastActive(now).Add(srv.IdleTimeout).Sub(now); d == 0 || id < d {
+			d = id
+		}
+	}
+	if d == 0 {
+		d = noReadTimeout
+	}
+	d = max(d, time.Millisecond) // zero would mean no timeout
+	if diff := d - c.rcvTimeo; diff > -time.Millisecond && diff < time.Millisecond {
+		return nil
+	}
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return c.opError("setsockopt", err)
+	}
+	c.rcvTimeo = d
+	return nil
+}
+
+func (c *sysConn) lastActive(readStart time.Time) time.Time {
+	if lw := c.lastWrite.Load(); lw > readStart.UnixNano() {
+		return time.Unix(0, lw)
+	}
+	return readStart
+}
+
+// finish closes the socket the way kind says, runs OnClose and releases the
+// connection's slot.
+func (c *sysConn) finish(kind closeKind) {
+	c.stopping.Store(true)
+	c.wclosed.Store(true)
+	if kind == closeHard {
+		c.shutdown(unix.SHUT_RDWR) // a writer blocked in write(2) returns
+	}
+	c.wmu.Lock()
+	if kind == closeLingering {
+		c.linger()
+	}
+	c.fdmu.Lock()
+	c.fdClosed = true
+	unix.Close(c.fd)
+	c.fdmu.Unlock()
+	c.wmu.Unlock()
+	c.srv.connDone(c, true)
+}
+
+// linger sends FIN, then reads and discards until the peer closes too or
+// goes quiet, as threadedConn.lingerClose does and for the same reason.
+func (c *sysConn) linger() {
+	if unix.Shutdown(c.fd, unix.SHUT_WR) != nil {
+		return
+	}
+	buf := bufs.Get(drainSize)
+	defer bufs.Put(buf)
+	now := time.Now()
+	end := now.Add(lingerFor(c.closeReason()))
+	quietEnd := now.Add(lingerQuiet)
+	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
+	for now.Before(end) && now.Before(quietEnd) {
+		wait := min(quietEnd.Sub(now), end.Sub(now))
+		if _, err := unix.Poll(fds, int(wait.Milliseconds())+1); err != nil && err != unix.EINTR {
+			return
+		}
+		n, _, err := unix.Recvfrom(c.fd, buf, unix.MSG_DONTWAIT)
+		now = time.Now()
+		switch {
+		case n > 0:
+			quietEnd = now.Add(lingerQuiet)
+		case err == unix.EAGAIN || err == unix.EINTR:
+		case err != nil || c.aborted.Load():
+			return
+		default:
+			return // the peer's EOF
+		}
+	}
+}

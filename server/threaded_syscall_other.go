@@ -1,0 +1,12 @@
+//go:build !linux
+
+package server
+
+import "net"
+
+// syscallReads reports whether ReadMode Syscall is available here.
+const syscallReads = false
+
+// serveSyscall is never called where syscallReads is false: init falls back
+// to Netpoll.
+func (e *threaded) serveSyscall(net.Conn) (bool, error) { return false, nil }
