@@ -35,6 +35,10 @@ type chartSpec struct {
 	xTick          func(float64) string // tick label of an x value
 	x, y           func(*result) float64
 	keep           func(*result) bool
+	// level, if set, picks cells drawn as a horizontal line per engine
+	// across the chart instead of as points: the tuner's cells (bufsize
+	// auto) on the tuning chart, which have no x of their own.
+	level func(*result) bool
 }
 
 // writeCharts draws rep's charts into dir as PNG and SVG and returns the
@@ -92,9 +96,10 @@ func writeCharts(dir string, rep *report) ([]string, error) {
 				title:  fmt.Sprintf("MB/s by read-buffer size, %s messages, %d conns", fmtSize(s), maxConns),
 				xLabel: "server read buffer (bytes)", yLabel: "MB/s (payload one way)",
 				logX: true, xTick: sizeLabel,
-				x:    func(r *result) float64 { return float64(r.BufSize) },
-				y:    func(r *result) float64 { return r.MBPerSec },
-				keep: func(r *result) bool { return r.Size == s && r.Conns == maxConns },
+				x:     func(r *result) float64 { return float64(r.BufSize) },
+				y:     func(r *result) float64 { return r.MBPerSec },
+				keep:  func(r *result) bool { return r.Size == s && r.Conns == maxConns && r.BufSize > 0 },
+				level: func(r *result) bool { return r.Size == s && r.Conns == maxConns && r.BufSize == 0 },
 			})
 		}
 	}
@@ -155,6 +160,20 @@ func (spec *chartSpec) plot(results []result) (p *plot.Plot, ok bool, err error)
 	if len(xs) == 0 {
 		return nil, false, nil
 	}
+	levels := make(map[string]float64)
+	for i := range results {
+		r := &results[i]
+		if spec.level == nil || !spec.level(r) {
+			continue
+		}
+		if y := spec.y(r); !math.IsNaN(y) && !math.IsInf(y, 0) {
+			if _, seen := lines[r.Engine]; !seen {
+				engines = addUniq(engines, r.Engine)
+			}
+			levels[r.Engine] = y
+		}
+	}
+	slices.Sort(xs)
 
 	p = plot.New()
 	p.Title.Text = spec.title
@@ -162,24 +181,34 @@ func (spec *chartSpec) plot(results []result) (p *plot.Plot, ok bool, err error)
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	for i, e := range engines {
-		xys := lines[e]
-		slices.SortFunc(xys, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
-		l, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
-			return nil, false, fmt.Errorf("bench: chart %s: %w", spec.name, err)
+		if xys := lines[e]; len(xys) > 0 {
+			slices.SortFunc(xys, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+			l, pts, err := plotter.NewLinePoints(xys)
+			if err != nil {
+				return nil, false, fmt.Errorf("bench: chart %s: %w", spec.name, err)
+			}
+			l.Color = plotutil.Color(i)
+			l.Dashes = plotutil.Dashes(i)
+			pts.Color = plotutil.Color(i)
+			pts.Shape = plotutil.Shape(i)
+			p.Add(l, pts)
+			p.Legend.Add(e, l, pts)
 		}
-		l.Color = plotutil.Color(i)
-		l.Dashes = plotutil.Dashes(i)
-		pts.Color = plotutil.Color(i)
-		pts.Shape = plotutil.Shape(i)
-		p.Add(l, pts)
-		p.Legend.Add(e, l, pts)
+		if y, ok := levels[e]; ok {
+			l, err := plotter.NewLine(plotter.XYs{{X: xs[0], Y: y}, {X: xs[len(xs)-1], Y: y}})
+			if err != nil {
+				return nil, false, fmt.Errorf("bench: chart %s: %w", spec.name, err)
+			}
+			l.Color = plotutil.Color(i)
+			l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+			p.Add(l)
+			p.Legend.Add(e+" auto", l)
+		}
 	}
 
 	// Ticks at the measured values only, labelled as the flags spell them
 	// (1k, 64k), and a margin on both sides so that a lone value still
 	// spans an axis (a log axis cannot pad below zero by itself).
-	slices.Sort(xs)
 	ticks := make([]plot.Tick, len(xs))
 	for i, x := range xs {
 		ticks[i] = plot.Tick{Value: x, Label: spec.xTick(x)}

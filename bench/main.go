@@ -34,6 +34,14 @@ var presets = map[string]map[string]string{
 		"duration": "5s",
 		"idle":     "1000,10000",
 	},
+	// tune sweeps the read buffer for one workload, which the command line
+	// gives with -sizes, -conns and -pipeline.
+	"tune": {
+		"engines":  "threaded,threaded-syscall,evented",
+		"sizes":    "64k",
+		"conns":    "5",
+		"bufsizes": "1k,4k,16k,64k,256k,auto",
+	},
 }
 
 // maxSize bounds message and buffer sizes, and the bytes a connection
@@ -176,10 +184,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var (
 		engineList = fs.String("engines", "threaded,evented,net", "engines to run, comma-separated: "+strings.Join(engines, ", "))
 		sizeList   = fs.String("sizes", "64,1024,4096,65536", "message sizes in bytes, comma-separated; k and m suffixes (1k = 1024)")
-		bufList    = fs.String("bufsizes", "65536", "server read buffer sizes in bytes, comma-separated; k and m suffixes")
+		bufList    = fs.String("bufsizes", "65536", "server read buffer sizes in bytes, comma-separated; k and m suffixes; auto: the tuner (sockpool engines only)")
 		connList   = fs.String("conns", "1,50", "closed-loop connections per cell, comma-separated")
 		idleList   = fs.String("idle", "", "idle-connection cells: connections to hold open, comma-separated (e.g. 1000,10000); none by default")
-		preset     = fs.String("preset", "quick", "matrix preset: quick (the defaults, ~2 min) or full (~30 min); explicit flags win")
+		preset     = fs.String("preset", "quick", "matrix preset: quick (the defaults, ~2 min), full (~30 min) or tune (see -tune); explicit flags win")
+		tune       = fs.Bool("tune", false, "sweep read-buffer sizes for one workload (give -sizes, -conns, -pipeline): the tune preset, and recommended settings at the end")
 		cfg        config
 	)
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "measured window of each echo cell")
@@ -197,9 +206,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if *tune {
+		*preset = "tune"
+	}
 	values, ok := presets[*preset]
 	if !ok {
-		return nil, fmt.Errorf("unknown preset %q (want quick or full)", *preset)
+		return nil, fmt.Errorf("unknown preset %q (want quick, full or tune)", *preset)
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -218,7 +230,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.sizes, err = parseList(*sizeList, "sizes", 1, maxSize); err != nil {
 		return nil, err
 	}
-	if cfg.bufSizes, err = parseList(*bufList, "bufsizes", 1, maxSize); err != nil {
+	if cfg.bufSizes, err = parseBufSizes(*bufList); err != nil {
 		return nil, err
 	}
 	if cfg.conns, err = parseList(*connList, "conns", 1, 100_000); err != nil {
@@ -288,6 +300,29 @@ func parseList(s, name string, lo, hi int) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// parseBufSizes parses -bufsizes: a size list in which "auto" stands for 0,
+// the tuner.
+func parseBufSizes(s string) ([]int, error) {
+	var fixed []string
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "auto") {
+			out = addUniq(out, 0)
+			continue
+		}
+		fixed = append(fixed, f)
+	}
+	sizes, err := parseList(strings.Join(fixed, ","), "bufsizes", 1, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	// auto goes last, after the fixed sizes it is compared with.
+	if len(out) == 1 {
+		return append(sizes, 0), nil
+	}
+	return sizes, nil
 }
 
 // parseSize parses "4096", "4k" or "1m" (binary multiples).

@@ -25,22 +25,27 @@ type cell struct {
 
 func (c cell) String() string {
 	if c.Kind == kindIdle {
-		return fmt.Sprintf("%s idle conns=%d bufsize=%s", c.Engine, c.Conns, fmtSize(c.BufSize))
+		return fmt.Sprintf("%s idle conns=%d bufsize=%s", c.Engine, c.Conns, fmtBuf(c.BufSize))
 	}
-	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", c.Engine, fmtSize(c.Size), fmtSize(c.BufSize), c.Conns)
+	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", c.Engine, fmtSize(c.Size), fmtBuf(c.BufSize), c.Conns)
 }
 
 // cells lists the matrix with the engine varying fastest, so that the
 // engines' cells for one workload run back to back: this shared machine has
 // slow spells a minute or so long, and when cells ran engine by engine one
 // engine could take a whole spell (the same engine measured 30% apart in two
-// quick runs minutes apart). The idle-connection cells come last.
+// quick runs minutes apart). The idle-connection cells come last. A buffer
+// size of 0 (auto, the tuner) is for sockpool's engines only: the peers
+// have no tuner, so they get no auto cells.
 func (cfg *config) cells() []cell {
 	var out []cell
 	for _, b := range cfg.bufSizes {
 		for _, s := range cfg.sizes {
 			for _, n := range cfg.conns {
 				for _, e := range cfg.engines {
+					if b == 0 && !tunable(e) {
+						continue
+					}
 					out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
 				}
 			}
@@ -48,12 +53,25 @@ func (cfg *config) cells() []cell {
 	}
 	for _, e := range cfg.engines {
 		for _, b := range cfg.bufSizes {
+			if b == 0 && !tunable(e) {
+				continue
+			}
 			for _, n := range cfg.idle {
 				out = append(out, cell{Kind: kindIdle, Engine: e, BufSize: b, Conns: n})
 			}
 		}
 	}
 	return out
+}
+
+// tunable reports whether engine is one of sockpool's own, which take
+// -bufsize 0 to mean the tuner.
+func tunable(engine string) bool {
+	switch engine {
+	case "threaded", "threaded-syscall", "evented", "evented-pool":
+		return true
+	}
+	return false
 }
 
 // estimate is the expected wall time of cell c.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -17,7 +18,7 @@ import (
 )
 
 // serveModes are the servers the bench binary itself runs in serve mode.
-var serveModes = []string{"threaded", "evented", "evented-pool", "net"}
+var serveModes = []string{"threaded", "threaded-syscall", "evented", "evented-pool", "net"}
 
 // serveMaxConns is the servers' connection limit in serve mode: above the
 // largest idle cell, so that no cell waits for a free slot.
@@ -28,15 +29,15 @@ const shutdownTimeout = 5 * time.Second
 
 // serve runs the hidden serve mode:
 //
-//	bench -serve threaded|evented|evented-pool|net -addr 127.0.0.1:0 -bufsize N
+//	bench -serve threaded|threaded-syscall|evented|evented-pool|net -addr 127.0.0.1:0 -bufsize N
 //
 // It listens, prints "listening tcp <addr>" on stdout when ready, echoes
 // every byte it reads, and shuts down on SIGTERM or SIGINT.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("bench -serve", flag.ContinueOnError)
-	mode := fs.String("serve", "", "server to run: threaded, evented, evented-pool or net")
+	mode := fs.String("serve", "", "server to run: threaded, threaded-syscall, evented, evented-pool or net")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
-	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes")
+	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes; 0: the tuner picks (sockpool engines)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (for profiling one engine by hand)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,13 +63,20 @@ func serve(args []string) error {
 	var stop func(context.Context) error
 	serveErr := make(chan error, 1)
 	switch *mode {
-	case "threaded", "evented", "evented-pool":
+	case "threaded", "threaded-syscall", "evented", "evented-pool":
 		srv := &server.Server{
 			Handler:        server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
-			ReadBufferSize: *bufSize,
+			ReadBufferSize: *bufSize, // 0: the tuner
 			MaxConns:       serveMaxConns,
 		}
-		if *mode != "threaded" {
+		switch *mode {
+		case "threaded-syscall":
+			// Each connection blocked in a read holds a thread: let the idle
+			// cells show what that costs instead of stopping the program
+			// at Go's default 10,000 threads.
+			srv.ReadMode = server.Syscall
+			debug.SetMaxThreads(serveMaxConns + 1000)
+		case "evented", "evented-pool":
 			srv.Engine = server.Evented
 		}
 		if *mode == "evented-pool" {

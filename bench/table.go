@@ -36,7 +36,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 		b.WriteString("| engine | size | bufsize | conns | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | srv CPU s | msg/srv-CPU-s | client CPU | srv peak RSS | rt/conn min–max | errors | status |\n")
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, r := range echo {
-			row := []string{r.Engine, fmtSize(r.Size), fmtSize(r.BufSize), fmt.Sprint(r.Conns)}
+			row := []string{r.Engine, fmtSize(r.Size), fmtBuf(r.BufSize), fmt.Sprint(r.Conns)}
 			if r.Status == statusOK || r.Status == statusStarved {
 				row = append(row,
 					fmt.Sprintf("%.0f", r.MsgsPerSec),
@@ -64,7 +64,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 		b.WriteString("| engine | bufsize | idle conns | RSS before | RSS after | RSS per conn | srv peak RSS | errors | status |\n")
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, r := range idle {
-			row := []string{r.Engine, fmtSize(r.BufSize), fmt.Sprint(r.Conns)}
+			row := []string{r.Engine, fmtBuf(r.BufSize), fmt.Sprint(r.Conns)}
 			if r.Status == statusOK {
 				row = append(row, fmtMiB(r.RSSBefore), fmtMiB(r.RSSAfter), fmtPerConn(r.RSSPerConn),
 					orDash(r.ServerPeakRSS > 0, "%s", fmtMiB(r.ServerPeakRSS)))
@@ -75,8 +75,10 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	return writeTuning(w, echo)
 }
 
 // statusText is a cell's status as the table shows it: starved and failed
@@ -101,6 +103,15 @@ func orDash(ok bool, format string, v any) string {
 		return dash
 	}
 	return fmt.Sprintf(format, v)
+}
+
+// fmtBuf writes a read-buffer size as -bufsizes spells it: 0 is "auto",
+// the tuner.
+func fmtBuf(n int) string {
+	if n == 0 {
+		return "auto"
+	}
+	return fmtSize(n)
 }
 
 // fmtSize writes a byte count with a binary suffix when it is a whole

@@ -36,6 +36,8 @@ func TestEchoCommand(t *testing.T) {
 		{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}},
 		{"evented-reuseport", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-reuseport", "-dispatch", "pool"}},
 		{"evented-unix", []string{"-network", "unix", "-addr", sock + "2", "-engine", "evented"}},
+		{"syscall", []string{"-addr", "127.0.0.1:0", "-read-mode", "syscall", "-min-bufsize", "1024", "-max-bufsize", "65536"}},
+		{"syscall-unix", []string{"-network", "unix", "-addr", sock + "3", "-read-mode", "syscall", "-bufsize", "4096"}},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-bufsize", "1024", "-workers", "4", "-max-conns", "4", "-overflow", "reject", "-idle-timeout", "1m", "-engine", "threaded"}},
 	}
 	for _, tc := range cases {
