@@ -58,11 +58,13 @@ type Client struct {
 	minBackoff    time.Duration
 	maxBackoff    time.Duration
 
-	slots  []*slot
-	next   atomic.Uint64 // round robin over slots
-	ids    atomic.Uint64
-	closed atomic.Bool
-	wg     sync.WaitGroup // the connections' reader and writer goroutines
+	slots     []*slot
+	next      atomic.Uint64 // round robin over slots
+	ids       atomic.Uint64
+	closed    atomic.Bool
+	done      chan struct{} // closed by Close: ends backoff waits
+	closeOnce sync.Once
+	wg        sync.WaitGroup // the connections' reader and writer goroutines
 }
 
 // slot is one of the Client's connections, across redials.
@@ -98,6 +100,7 @@ func Dial(ctx context.Context, network, addr string, cfg *ClientConfig) (*Client
 		minBackoff:  cmp.Or(cfg.MinBackoff, DefaultMinBackoff),
 		maxBackoff:  cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff),
 		slots:       make([]*slot, cmp.Or(cfg.Conns, 1)),
+		done:        make(chan struct{}),
 	}
 	if c.maxBackoff < c.minBackoff {
 		return nil, fmt.Errorf("%w: MaxBackoff %v is below MinBackoff %v", ErrInvalidConfig, c.maxBackoff, c.minBackoff)
@@ -161,6 +164,7 @@ func (c *Client) Call(ctx context.Context, method string, req []byte) ([]byte, e
 // the connections' goroutines to exit. It returns nil.
 func (c *Client) Close() error {
 	c.closed.Store(true)
+	c.closeOnce.Do(func() { close(c.done) })
 	for _, s := range c.slots {
 		s.mu.Lock()
 		cc := s.conn
@@ -240,6 +244,9 @@ func (c *Client) dialWait(ctx context.Context, wait time.Duration) (*clientConn,
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
+		case <-c.done:
+			t.Stop()
+			return nil, ErrClientClosed
 		}
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.dialTimeout)

@@ -503,3 +503,32 @@ func TestConfigErrors(t *testing.T) {
 		}()
 	}
 }
+
+func TestCloseEndsBackoff(t *testing.T) {
+	fx := newRPCServer(t, nil)
+	stop := fx.serve(t, engineCases[0], "127.0.0.1:0")
+	c := dial(t, fx.addr, &rpc.ClientConfig{MinBackoff: time.Minute, MaxBackoff: time.Minute})
+	stop()
+	ctx := bounded(t)
+	// The connection dropped: the next call redials at once and fails,
+	// which starts a minute of backoff for the call after it.
+	for {
+		_, err := c.Call(ctx, "echo", nil)
+		if err != nil && !errors.Is(err, rpc.ErrConnLost) {
+			break // the dial error
+		}
+	}
+	// A call whose ctx outlasts the backoff waits it out (one with an
+	// earlier deadline would fail at once with the dial error).
+	nodeadline, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Call(nodeadline, "echo", nil)
+		done <- err
+	}()
+	c.Close()
+	if err := receive(t, "call waiting out the backoff", done); !errors.Is(err, rpc.ErrClientClosed) {
+		t.Fatalf("call during backoff, after Close: %v, want ErrClientClosed", err)
+	}
+}
