@@ -86,8 +86,8 @@ func (c Code) String() string {
 // copy of the caller's deadline may expire a moment before the caller's
 // own, and the caller should see the same error either way.
 type Error struct {
-	Code    Code
-	Message string
+	Code    Code   // why the call failed
+	Message string // the method's error text, the unknown method's name, ...
 }
 
 // Error returns "sockpool/rpc: <code>: <message>".
