@@ -31,6 +31,30 @@ func BenchmarkEcho(b *testing.B) {
 	}
 }
 
+// BenchmarkTunerCost measures what the read-buffer tuner costs once its
+// size is right: 1 KiB messages through a fixed 2 KiB buffer against
+// ReadBufferSize 0, whose tuner settles at 2 KiB within the first hundred
+// reads (a 1 KiB read uses more than a quarter of 2 KiB, not of 4 KiB).
+//
+//	go test -run '^$' -bench TunerCost -count 8 ./server/ | tee t.txt; benchstat -col /buf t.txt
+func BenchmarkTunerCost(b *testing.B) {
+	for _, ec := range engineCases {
+		if ec.dispatch != Inline || ec.level {
+			continue
+		}
+		for _, buf := range []int{2 << 10, 0} {
+			name := "fixed-2k"
+			if buf == 0 {
+				name = "auto"
+			}
+			b.Run(fmt.Sprintf("server=%s/buf=%s", ec.name, name), func(b *testing.B) {
+				srv := ec.configure(&Server{Handler: echoHandler(), ReadBufferSize: buf})
+				benchEcho(b, serve(b, srv, "tcp"), 1<<10, 1)
+			})
+		}
+	}
+}
+
 // serveNet starts the baseline: Go's net package, a goroutine per connection
 // reading into a buffer of bufSize and writing back what it read.
 func serveNet(b *testing.B, bufSize int) net.Addr {

@@ -20,10 +20,22 @@
 // # Engines
 //
 // Threaded (the default, every OS) gives each connection a pool worker for
-// its life, which reads with blocking reads into a buffer of ReadBufferSize
-// and calls the handler; writes go straight to the socket. Workers default to
-// MaxConns, so the default configuration never leaves an accepted connection
-// without a worker; a smaller pool shows up as Stats.Waiting.
+// its life, which reads with blocking reads and calls the handler; writes go
+// straight to the socket. Workers default to MaxConns, so the default
+// configuration never leaves an accepted connection without a worker; a
+// smaller pool shows up as Stats.Waiting. ReadMode picks how it reads:
+//
+//   - Netpoll (the default): the worker parks on Go's network poller until
+//     the socket is readable, holding no buffer (it waits through
+//     syscall.RawConn), and takes a pooled buffer only for the read and the
+//     handler call. An idle connection costs its goroutine: about 6 KB of
+//     RSS here, against 8 KB for a net goroutine with a 4 KiB buffer.
+//   - Syscall (Linux): the socket leaves the poller and the worker makes
+//     blocking read(2) calls into a buffer it keeps, on its own OS thread,
+//     the recvmsg_into design. A read returns without a wake-up through the
+//     poller, which pays for a few busy connections; each connection blocked
+//     in a read holds a thread (about 28 KB of RSS), so it is not for
+//     thousands of connections.
 //
 // Evented (Linux; Engine: server.Evented) runs Loops epoll loops. An idle
 // connection holds no buffer and no goroutine; each loop reads into one
@@ -34,6 +46,18 @@
 // (Dispatch Pool: in order per connection). ReusePort gives each loop its
 // own SO_REUSEPORT listener. On other systems Serve returns
 // ErrEngineUnsupported.
+//
+// # Read buffers
+//
+// ReadBufferSize fixes the size of every read. Zero (the default) lets a
+// bufs.Tuner choose, per connection in the threaded engine and per loop in
+// the evented one: it starts at 16 KiB, doubles while reads keep filling the
+// buffer and halves while they use a quarter of it or less, between
+// MinReadBufferSize and MaxReadBufferSize. A bulk workload of 64 KiB
+// messages reads 64 KiB at a time within a few dozen reads instead of 16
+// reads of 4 KiB, and a chatty one of small messages stops tying up 16 KiB
+// per read. Set a fixed size when the bench (go run ./bench -tune) shows one
+// that beats the tuner for your workload.
 //
 // # Limits
 //
