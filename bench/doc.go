@@ -9,11 +9,13 @@
 //	go run ./bench -sizes '' -idle 1000,10000        # only the idle-connection cells
 //	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table, redraw its charts
 //	go run ./bench -pin 0/1 -cpuprofile gen.prof     # server on CPU 0, bench on CPU 1; profile the generator
+//	go run ./bench -tune -sizes 64k -conns 5         # sweep read-buffer sizes for one workload; recommends one
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
-// by bench: its own engines (threaded, evented, evented-pool: evented with
-// Dispatch Pool) and the baseline net (Go's net package, a goroutine per
+// by bench: its own engines (threaded, threaded-syscall: threaded in
+// ReadMode Syscall, evented, evented-pool: evented with Dispatch Pool) and
+// the baseline net (Go's net package, a goroutine per
 // connection) are the bench binary re-executed in a hidden serve mode; the
 // peers gnet and nbio are built from their own modules in bench/peers on
 // first use (a peer that does not build is reported unavailable, with the
@@ -54,6 +56,18 @@
 // kernel, Go version and TCP congestion control, which changes loopback
 // throughput). The table goes to stdout in Markdown, progress to stderr.
 //
+// # Tuning the read buffer
+//
+// -bufsizes takes sizes and "auto", which runs sockpool's engines with
+// ReadBufferSize 0, the tuner (the peers have no tuner, so they get no auto
+// cells). -tune is a preset for one workload: engines threaded,
+// threaded-syscall and evented, buffers 1k to 256k and auto, at -sizes 64k
+// and -conns 5 unless the command line says otherwise. Whenever a run has
+// more than one buffer size, the table is followed by a buffer-tuning table:
+// for each message size and connection count, the fastest engine and
+// buffer, each engine's best fixed buffer, and auto as a percentage of it.
+// Only cells that completed cleanly are recommended.
+//
 // # Charts
 //
 // At the end of a run (and with -report, beside the results.json it
@@ -66,7 +80,8 @@
 //     per -conns value, at the largest -bufsizes value.
 //   - mbps-vs-bufsize-s<size>: MB/s against the server's read-buffer size,
 //     the tuning chart, one per message size, at the largest -conns value;
-//     drawn when the run has more than one buffer size.
+//     drawn when the run has more than one buffer size. An engine's auto
+//     cell is a dotted level line across it, labelled "<engine> auto".
 //   - p99-vs-conns-s<size>: p99 latency against connections, one per
 //     message size, at the largest buffer size; drawn when the run has
 //     more than one -conns value.
