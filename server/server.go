@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,9 @@ const (
 	DefaultSyscallMaxConns = 1000
 	DefaultWriteHighWater  = 256 << 10
 	DefaultWriteLowWater   = 64 << 10
+	// DefaultHandshakeTimeout bounds a TLS handshake when HandshakeTimeout
+	// is zero.
+	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // A connection closed by the server (Conn.Close, Shutdown) lingers: it
@@ -157,6 +161,30 @@ type Server struct {
 	WriteHighWater int
 	WriteLowWater  int
 
+	// TLSConfig, if not nil, makes every connection TLS: the server runs
+	// the handshake before OnOpen, and OnData gets plaintext. Build it with
+	// the tlsconf package (safe defaults, mutual TLS, certificate reload).
+	// Nil means plain connections, which a handler may still upgrade
+	// (see StartTLS).
+	//
+	// Handshakes run on the worker pool, never on the acceptor or an event
+	// loop, so slow handshakes cannot stall established connections; a
+	// handshake holds its worker only while it runs (Evented) or for the
+	// connection's life as any threaded connection does. A connection whose
+	// handshake fails or times out is closed and counted in
+	// Stats.TLSHandshakeErrors; the handler never sees it (no OnOpen, no
+	// OnClose), but its MaxConns slot is freed. With ReadMode Syscall, TLS
+	// connections are read in Netpoll mode (crypto/tls reads through a
+	// net.Conn). In the Evented engine, records are decrypted on the event
+	// loop, without a goroutine per connection.
+	TLSConfig *tls.Config
+
+	// HandshakeTimeout bounds each TLS handshake, from accept (or from
+	// StartTLS) to its end: a client that sends nothing, or too little, is
+	// closed when it passes. Default DefaultHandshakeTimeout (10 s). A
+	// client that sends garbage fails at once, with an alert.
+	HandshakeTimeout time.Duration
+
 	// Logger receives the server's structured logs: accept errors and
 	// panics (Warn, Error) and rejected connections (Debug). Nil means
 	// silent.
@@ -179,6 +207,7 @@ type Server struct {
 	tunerTemplate bufs.Tuner
 	highWater     int
 	lowWater      int
+	hsTimeout     time.Duration // HandshakeTimeout or its default
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -211,10 +240,11 @@ func (s *Server) init() error {
 			s.initErr = fmt.Errorf("sockpool/server: ReadMode syscall is for the threaded engine, not %v", s.Engine)
 			return
 		}
-		if s.ReadBufferSize < 0 || s.MinReadBufferSize < 0 || s.MaxReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 {
-			s.initErr = errors.New("sockpool/server: the buffer sizes, Workers, MaxConns, Loops and the water marks must not be negative")
+		if s.ReadBufferSize < 0 || s.MinReadBufferSize < 0 || s.MaxReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 || s.HandshakeTimeout < 0 {
+			s.initErr = errors.New("sockpool/server: the buffer sizes, Workers, MaxConns, Loops, the water marks and HandshakeTimeout must not be negative")
 			return
 		}
+		s.hsTimeout = cmp.Or(s.HandshakeTimeout, DefaultHandshakeTimeout)
 		s.log = s.Logger
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)

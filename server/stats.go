@@ -15,8 +15,17 @@ type Stats struct {
 	BytesOut uint64 // bytes written to connections
 
 	Panics       uint64 // handler panics (each closed its connection)
-	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout or WriteTimeout
+	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout, WriteTimeout or HandshakeTimeout
 	AcceptErrors uint64 // temporary accept errors (for example EMFILE) backed off from
+
+	// TLSHandshakes counts TLS handshakes that succeeded (at accept and by
+	// StartTLS); TLSHandshakeErrors those that failed: a client that is not
+	// TLS or offers nothing the server accepts (an old version, no client
+	// certificate under mutual TLS), one that went away, and one that
+	// passed HandshakeTimeout, which Timeouts counts too. Handshakes cut
+	// short by Shutdown or Close are in neither.
+	TLSHandshakes      uint64
+	TLSHandshakeErrors uint64
 
 	// Queued is the output queued now, waiting for slow readers (Evented;
 	// the threaded engine writes synchronously and queues nothing). Each
@@ -50,6 +59,8 @@ type counters struct {
 	panics       atomic.Uint64
 	timeouts     atomic.Uint64
 	acceptErrors atomic.Uint64
+	tlsOK        atomic.Uint64
+	tlsErrors    atomic.Uint64
 	queued       atomic.Int64
 	paused       atomic.Int64
 }
@@ -58,14 +69,16 @@ type counters struct {
 // time, from any goroutine.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Accepted:     s.stats.accepted.Load(),
-		Rejected:     s.stats.rejected.Load(),
-		Closed:       s.stats.closed.Load(),
-		Panics:       s.stats.panics.Load(),
-		Timeouts:     s.stats.timeouts.Load(),
-		AcceptErrors: s.stats.acceptErrors.Load(),
-		Queued:       s.stats.queued.Load(),
-		Paused:       s.stats.paused.Load(),
+		Accepted:           s.stats.accepted.Load(),
+		Rejected:           s.stats.rejected.Load(),
+		Closed:             s.stats.closed.Load(),
+		Panics:             s.stats.panics.Load(),
+		Timeouts:           s.stats.timeouts.Load(),
+		AcceptErrors:       s.stats.acceptErrors.Load(),
+		TLSHandshakes:      s.stats.tlsOK.Load(),
+		TLSHandshakeErrors: s.stats.tlsErrors.Load(),
+		Queued:             s.stats.queued.Load(),
+		Paused:             s.stats.paused.Load(),
 	}
 	// Totals and live connections are read under the lock that removeConn
 	// holds while it moves a connection's bytes into the totals, so no byte is

@@ -10,7 +10,9 @@ import (
 type threaded struct{ srv *Server }
 
 func (e *threaded) serve(nc net.Conn, _ int) error {
-	if e.srv.readMode == Syscall {
+	// crypto/tls reads through a net.Conn: TLS connections are read in
+	// Netpoll mode.
+	if e.srv.readMode == Syscall && e.srv.TLSConfig == nil {
 		if started, err := e.serveSyscall(nc); started || err != nil {
 			return err
 		}

@@ -24,7 +24,13 @@ var aLongTimeAgo = time.Unix(1, 0)
 type threadedConn struct {
 	connState
 	srv *Server
-	nc  net.Conn
+	nc  net.Conn // the socket
+	// rw is what reads and writes go through: nc, or the TLS connection
+	// over it. Only the worker changes it, holding wmu; writers read it
+	// under wmu.
+	rw net.Conn
+	tc atomic.Pointer[tls.Conn]   // the TLS connection, once its handshake is done
+	up atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
 
 	// wmu serializes writes (and their deadlines); it is held across the
 	// socket write, which is what lets p be reused once Write returns.
@@ -56,9 +62,12 @@ type threadedConn struct {
 }
 
 func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
-	c := &threadedConn{srv: s, nc: nc}
+	c := &threadedConn{srv: s, nc: nc, rw: nc}
 	c.id = s.nextID.Add(1)
 	c.tune, c.tuner = s.tune, s.tunerTemplate
+	if s.TLSConfig != nil {
+		return c // reads go through crypto/tls, into held
+	}
 	if c.raw = rawConn(nc); c.raw != nil {
 		c.rawRead = c.readRaw
 	}
@@ -88,7 +97,7 @@ func (c *threadedConn) read() (buf []byte, n int, err error) {
 		bufs.Put(c.held)
 		c.held = bufs.Get(size)
 	}
-	n, err = c.nc.Read(c.held)
+	n, err = c.rw.Read(c.held)
 	return c.held, n, err
 }
 
@@ -107,10 +116,61 @@ func (c *threadedConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
 func (c *threadedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 func (c *threadedConn) TLS() *tls.ConnectionState {
-	if tc, ok := c.nc.(*tls.Conn); ok {
+	if tc := c.tc.Load(); tc != nil {
 		st := tc.ConnectionState()
 		return &st
 	}
+	return nil
+}
+
+// StartTLS asks the worker to run a TLS handshake once OnData returns; see
+// the package's StartTLS.
+func (c *threadedConn) StartTLS(config *tls.Config, rest []byte) error {
+	u, err := newUpgrade(config, rest)
+	if err != nil {
+		return err
+	}
+	if c.tc.Load() != nil || !c.up.CompareAndSwap(nil, u) {
+		return ErrAlreadyTLS
+	}
+	return nil
+}
+
+// handshake runs the server side of a TLS handshake over the socket (after
+// prefix, input already read), within HandshakeTimeout, and makes the
+// connection read and write through TLS. Writers must be held off (wmu)
+// for a StartTLS. A stop (Shutdown) wakes it with its past read deadline;
+// then it returns errStopped and counts nothing.
+func (c *threadedConn) handshake(config *tls.Config, prefix []byte) error {
+	srv := c.srv
+	under := c.nc
+	if len(prefix) > 0 {
+		under = &prefixConn{Conn: c.nc, prefix: prefix}
+	}
+	tc := tls.Server(under, config)
+	c.rmu.Lock()
+	if c.stopping.Load() {
+		c.rmu.Unlock()
+		return errStopped
+	}
+	c.nc.SetDeadline(time.Now().Add(srv.hsTimeout))
+	c.rmu.Unlock()
+	err := tc.Handshake()
+	c.rmu.Lock()
+	stopped := c.stopping.Load()
+	if !stopped {
+		c.nc.SetDeadline(time.Time{})
+	}
+	c.rmu.Unlock()
+	switch {
+	case stopped:
+		return errStopped
+	case err != nil:
+		return srv.handshakeFailed(c, err)
+	}
+	srv.stats.tlsOK.Add(1)
+	c.rw, c.raw = tc, nil
+	c.tc.Store(tc)
 	return nil
 }
 
@@ -127,7 +187,7 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 	if srv.WriteTimeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(srv.WriteTimeout))
 	}
-	n, err := c.nc.Write(p)
+	n, err := c.rw.Write(p)
 	c.bytesOut.Add(uint64(n))
 	if srv.IdleTimeout > 0 {
 		c.lastWrite.Store(time.Now().UnixNano())
@@ -182,6 +242,16 @@ const (
 func (c *threadedConn) serve() {
 	srv := c.srv
 	kind := closeHard
+	if srv.TLSConfig != nil {
+		// The handler never sees a connection whose handshake failed.
+		if err := c.handshake(srv.TLSConfig, nil); err != nil {
+			c.stopping.Store(true)
+			c.wclosed.Store(true)
+			c.nc.Close()
+			srv.connDone(c, false)
+			return
+		}
+	}
 	if oh, ok := srv.Handler.(OpenHandler); ok {
 		if err := c.guard(func() { oh.OnOpen(c) }); err != nil {
 			c.setReason(err)
@@ -221,6 +291,17 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 			if perr != nil {
 				return closeHard, perr
 			}
+			if u := c.up.Swap(nil); u != nil {
+				c.wmu.Lock() // writes made meanwhile go out encrypted, after it
+				herr := c.handshake(u.config, u.rest)
+				c.wmu.Unlock()
+				if herr == errStopped {
+					return closeHard, nil
+				}
+				if herr != nil {
+					return closeHard, herr
+				}
+			}
 		} else {
 			c.release(buf, 0)
 		}
@@ -250,7 +331,7 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 			}
 			continue // writes kept the connection busy: not idle yet
 		}
-		return closeHard, err
+		return closeHard, tlsReadError(err)
 	}
 }
 
@@ -297,7 +378,11 @@ func (c *threadedConn) finish(kind closeKind) {
 		c.nc.Close()
 	case closeClean:
 		c.wmu.Lock() // a Write in progress completes first
-		c.nc.Close()
+		if tc := c.tc.Load(); tc != nil {
+			tc.Close() // close_notify first
+		} else {
+			c.nc.Close()
+		}
 		c.wmu.Unlock()
 	case closeLingering:
 		c.wmu.Lock()
@@ -315,6 +400,11 @@ func (c *threadedConn) finish(kind closeKind) {
 // want to avoid.
 func (c *threadedConn) lingerClose() {
 	defer c.nc.Close()
+	if tc := c.tc.Load(); tc != nil {
+		// close_notify, then FIN below. The drain reads the socket, not
+		// TLS: what the peer still sends is discarded unread.
+		tc.CloseWrite()
+	}
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
 		return

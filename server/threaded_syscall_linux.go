@@ -4,6 +4,7 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"os"
 	"runtime"
@@ -67,6 +68,9 @@ type sysConn struct {
 	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
 	rcvTimeo  time.Duration
 
+	tc atomic.Pointer[tls.Conn]   // after StartTLS: reads and writes go through it
+	up atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
+
 	buf   []byte
 	tune  bool
 	tuner bufs.Tuner
@@ -113,9 +117,8 @@ func newSyscallConn(s *Server, nc net.Conn) (*sysConn, error) {
 	return c, nil
 }
 
-func (c *sysConn) LocalAddr() net.Addr       { return c.laddr }
-func (c *sysConn) RemoteAddr() net.Addr      { return c.raddr }
-func (c *sysConn) TLS() *tls.ConnectionState { return nil }
+func (c *sysConn) LocalAddr() net.Addr  { return c.laddr }
+func (c *sysConn) RemoteAddr() net.Addr { return c.raddr }
 
 func (c *sysConn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.laddr.Network(), Source: c.laddr, Addr: c.raddr, Err: os.NewSyscallError(op, err)}
@@ -130,6 +133,29 @@ func (c *sysConn) Write(p []byte) (int, error) {
 	if c.wclosed.Load() {
 		return 0, ErrConnClosed
 	}
+	var written int
+	var err error
+	if tc := c.tc.Load(); tc != nil {
+		written, err = tc.Write(p)
+		if errors.Is(err, ErrWriteTimeout) {
+			err = ErrWriteTimeout // unwrapped from crypto/tls's permanent error
+		}
+	} else {
+		written, err = c.writeFD(p)
+	}
+	c.bytesOut.Add(uint64(written))
+	if c.srv.IdleTimeout > 0 {
+		c.lastWrite.Store(time.Now().UnixNano())
+	}
+	if err != nil {
+		c.abort(err)
+	}
+	return written, err
+}
+
+// writeFD writes all of p with blocking write(2) calls, within
+// WriteTimeout. The caller holds wmu.
+func (c *sysConn) writeFD(p []byte) (int, error) {
 	srv := c.srv
 	var deadline time.Time
 	if srv.WriteTimeout > 0 {
@@ -163,13 +189,6 @@ func (c *sysConn) Write(p []byte) (int, error) {
 			err = c.opError("write", werr)
 		}
 		break
-	}
-	c.bytesOut.Add(uint64(written))
-	if srv.IdleTimeout > 0 {
-		c.lastWrite.Store(time.Now().UnixNano())
-	}
-	if err != nil {
-		c.abort(err)
 	}
 	return written, err
 }
@@ -273,16 +292,14 @@ func (c *sysConn) readLoop() (closeKind, error) {
 				return closeHard, err
 			}
 		}
-		// stop reads inRead after setting stopping; checking stopping after
-		// setting inRead means one of the two sees the other.
-		c.inRead.Store(true)
-		if c.stopping.Load() {
-			c.inRead.Store(false)
-			return closeLingering, nil
+		var n int
+		var err error
+		tc := c.tc.Load()
+		if tc != nil {
+			n, err = c.readTLS(tc)
+		} else {
+			n, err = c.read1(c.buf)
 		}
-		n, err := unix.Read(c.fd, c.buf)
-		c.reads.Add(1)
-		c.inRead.Store(false)
 		if n > 0 {
 			c.bytesIn.Add(uint64(n))
 			buf := c.buf[:n]
@@ -291,6 +308,17 @@ func (c *sysConn) readLoop() (closeKind, error) {
 			}
 			if c.tune {
 				c.tuner.Observe(n)
+			}
+			if u := c.up.Swap(nil); u != nil {
+				c.wmu.Lock() // writes made meanwhile go out encrypted, after it
+				herr := c.handshake(u)
+				c.wmu.Unlock()
+				if herr == errStopped {
+					return closeHard, nil
+				}
+				if herr != nil {
+					return closeHard, herr
+				}
 			}
 			continue
 		}
@@ -320,8 +348,26 @@ func (c *sysConn) readLoop() (closeKind, error) {
 			}
 			continue // writes kept the connection busy: not idle yet
 		}
+		if tc != nil {
+			return closeHard, tlsReadError(err)
+		}
 		return closeHard, c.opError("read", err)
 	}
+}
+
+// read1 is one read(2) into p; a stop already under way makes it fail with
+// EINTR instead. stop reads inRead after setting stopping; checking
+// stopping after setting inRead means one of the two sees the other.
+func (c *sysConn) read1(p []byte) (int, error) {
+	c.inRead.Store(true)
+	if c.stopping.Load() {
+		c.inRead.Store(false)
+		return 0, unix.EINTR
+	}
+	n, err := unix.Read(c.fd, p)
+	c.reads.Add(1)
+	c.inRead.Store(false)
+	return n, err
 }
 
 // armRead sets SO_RCVTIMEO to the time left before the read or idle
@@ -342,6 +388,11 @@ func (c *sysConn) armRead(now time.Time) error {
 	if d == 0 {
 		d = noReadTimeout
 	}
+	return c.setRcvTimeo(d)
+}
+
+// setRcvTimeo sets SO_RCVTIMEO to d, unless it is that already.
+func (c *sysConn) setRcvTimeo(d time.Duration) error {
 	d = max(d, time.Millisecond) // zero would mean no timeout
 	if diff := d - c.rcvTimeo; diff > -time.Millisecond && diff < time.Millisecond {
 		return nil
@@ -370,6 +421,9 @@ func (c *sysConn) finish(kind closeKind) {
 		c.shutdown(unix.SHUT_RDWR) // a writer blocked in write(2) returns
 	}
 	c.wmu.Lock()
+	if tc := c.tc.Load(); tc != nil && kind != closeHard {
+		tc.CloseWrite() // close_notify before FIN
+	}
 	if kind == closeLingering {
 		c.linger()
 	}
