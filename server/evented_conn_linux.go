@@ -57,6 +57,7 @@ type evConn struct {
 	finalized   bool
 	opened      bool // OnOpen was (or is being) called; OnClose will be
 	openDone    bool // the pool task has called OnOpen (Dispatch Pool; owned by the running task)
+	notified    bool // TLS: close_notify has been sent
 	want        closeKind
 	lastRead    int64 // unix ns
 	lingerUntil int64 // unix ns
@@ -75,6 +76,23 @@ type evConn struct {
 	wantIn    bool   // level-triggered interest in input
 	outArmed  bool   // level-triggered interest in EPOLLOUT
 	curEvents uint32 // the registered interest
+
+	// TLS. tls is set before the connection is registered (TLSConfig), or
+	// by the loop under mu when a StartTLS handshake is done; hs is the
+	// transport while a handshake may run on a worker (Close and Shutdown
+	// interrupt it); up is a StartTLS waiting for its OnData to return.
+	tls *tlsTransport
+	hs  atomic.Pointer[tlsTransport]
+	up  atomic.Pointer[tlsUpgrade]
+	// StartTLS in progress: upgrading and upPending (Writes kept for after
+	// the handshake) are guarded by mu and written by the loop; the rest
+	// belong to the loop (upErr is the worker's, handed over by post).
+	upgrading         bool
+	upPending         []byte
+	upT               *tlsTransport
+	upErr             error
+	upSubmitted       bool // the worker may be using the descriptor
+	closeAfterUpgrade bool
 
 	// inMu guards the input waiting for a pool worker (Dispatch Pool).
 	inMu     sync.Mutex
@@ -109,13 +127,26 @@ func (c *evConn) RemoteAddr() net.Addr {
 	}
 	return net.TCPAddrFromAddrPort(c.rap)
 }
-func (c *evConn) TLS() *tls.ConnectionState { return nil }
+
+func (c *evConn) TLS() *tls.ConnectionState {
+	c.mu.Lock()
+	t := c.tls
+	c.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	st := t.conn.ConnectionState()
+	return &st
+}
 
 func (c *evConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	c.mu.Lock()
+	if c.tls != nil || c.upgrading {
+		return c.writeTLS(p) // releases mu
+	}
 	defer c.mu.Unlock()
 	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.l.e.onLoop() {
 		if err := c.waitSpaceLocked(); err != nil {
@@ -125,7 +156,14 @@ func (c *evConn) Write(p []byte) (int, error) {
 	if c.wclosed {
 		return 0, ErrConnClosed
 	}
+	return c.sendLocked(p)
+}
+
+// sendLocked writes p to the socket or queues what it does not take, in
+// order after what is queued. It never waits.
+func (c *evConn) sendLocked(p []byte) (int, error) {
 	total := len(p)
+	count := c.tls == nil // TLS counts plaintext, in writeTLS
 	if c.q == nil || len(c.q.out) == 0 {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.
@@ -133,7 +171,9 @@ func (c *evConn) Write(p []byte) (int, error) {
 			n, err := unix.Write(c.fd, p)
 			if n > 0 {
 				p = p[n:]
-				c.bytesOut.Add(uint64(n))
+				if count {
+					c.bytesOut.Add(uint64(n))
+				}
 				c.lastWrite.Store(c.l.clock.Load())
 			}
 			if err == nil || err == unix.EINTR {
@@ -182,7 +222,7 @@ func (c *evConn) waitSpaceLocked() error {
 		defer t.Stop()
 		timeout = t.C
 	}
-	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed {
+	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() {
 		if c.q.space == nil {
 			c.q.space = make(chan struct{})
 		}
@@ -208,7 +248,7 @@ func (c *evConn) waitSpaceLocked() error {
 
 // signalSpaceLocked wakes writers waiting for the queue to drain.
 func (c *evConn) signalSpaceLocked() {
-	if c.q != nil && c.q.space != nil && (c.wclosed || c.queued.Load() <= int64(c.l.srv.lowWater)) {
+	if c.q != nil && c.q.space != nil && (c.wclosed || c.closedByHandler.Load() || c.queued.Load() <= int64(c.l.srv.lowWater)) {
 		close(c.q.space)
 		c.q.space = nil
 	}
@@ -271,7 +311,9 @@ func (c *evConn) flushLocked() error {
 func (c *evConn) consumeLocked(n int) {
 	c.queued.Add(-int64(n))
 	c.l.srv.stats.queued.Add(-int64(n))
-	c.bytesOut.Add(uint64(n))
+	if c.tls == nil { // TLS counts plaintext, in writeTLS
+		c.bytesOut.Add(uint64(n))
+	}
 	c.lastWrite.Store(c.l.clock.Load())
 	q := c.q
 	for n > 0 {
@@ -351,7 +393,11 @@ func (c *evConn) Close() error {
 	c.setReason(nil)
 	c.closedByHandler.Store(true)
 	c.mu.Lock()
-	c.wclosed = true
+	if c.tls == nil && !c.upgrading {
+		// A TLS connection's raw path stays open for close_notify;
+		// closedByHandler refuses further Writes.
+		c.wclosed = true
+	}
 	c.signalSpaceLocked()
 	c.mu.Unlock()
 	c.stop(nil)
@@ -360,6 +406,11 @@ func (c *evConn) Close() error {
 
 func (c *evConn) stop(reason error) {
 	c.setReason(reason)
+	if t := c.hs.Load(); t != nil && t.interrupt() {
+		// The handshake's worker closes the connection.
+		c.stopAsked.Store(true)
+		return
+	}
 	if c.stopAsked.Swap(true) {
 		return
 	}
@@ -368,6 +419,9 @@ func (c *evConn) stop(reason error) {
 
 func (c *evConn) abort(reason error) {
 	c.setReason(reason)
+	if t := c.hs.Load(); t != nil && t.interrupt() {
+		return // the handshake's worker closes the connection
+	}
 	c.mu.Lock()
 	c.wclosed = true
 	c.signalSpaceLocked()
@@ -417,9 +471,10 @@ func (c *evConn) runHandler() {
 	for {
 		c.inMu.Lock()
 		in := c.in
-		if in == nil || len(in.B) == 0 || c.closedByHandler.Load() {
+		if in == nil || len(in.B) == 0 || c.closedByHandler.Load() || c.up.Load() != nil {
 			// After the handler's own Close no further input is handed to
-			// it, as in the threaded engine.
+			// it, as in the threaded engine; after StartTLS, the input is
+			// the handshake's (the loop's beginUpgrade takes it).
 			c.running = false
 			c.inMu.Unlock()
 			break

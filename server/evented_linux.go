@@ -50,14 +50,14 @@ func newEvented(s *Server) (engine, error) {
 // hint names, or the next in turn.
 func (e *evented) serve(nc net.Conn, hint int) error {
 	s := e.srv
+	if s.TLSConfig != nil {
+		return e.serveTLS(nc, hint)
+	}
 	fd, err := dupFD(nc, "evented engine")
 	if err != nil {
 		return err
 	}
-	if hint < 0 {
-		hint = int(e.next.Add(1) % uint32(len(e.loops)))
-	}
-	l := e.loops[hint%len(e.loops)]
+	l := e.pick(hint)
 	c := newEvConn(l, fd, nc.LocalAddr(), nc.RemoteAddr())
 	nc.Close() // our duplicate keeps the socket open
 	if !s.trackConn(c) {
@@ -75,6 +75,14 @@ func (e *evented) serve(nc net.Conn, hint int) error {
 		return nil // the caller counts it accepted; finalize counts it closed
 	}
 	return nil
+}
+
+// pick returns the loop hint names, or the next in turn.
+func (e *evented) pick(hint int) *loop {
+	if hint < 0 {
+		hint = int(e.next.Add(1) % uint32(len(e.loops)))
+	}
+	return e.loops[hint%len(e.loops)]
 }
 
 // onLoop reports whether the caller is one of the engine's loop

@@ -48,6 +48,7 @@ type loop struct {
 	epfd  int
 	efd   int
 	buf   []byte
+	plain []byte     // TLS plaintext, allocated on first use
 	tuner bufs.Tuner // picks len(buf) when ReadBufferSize is 0
 	edge  bool       // edge-triggered registration (see above)
 
@@ -300,6 +301,9 @@ func (l *loop) sweep() {
 		if c == nil {
 			continue
 		}
+		if c.upgrading {
+			continue // StartTLS: HandshakeTimeout bounds it
+		}
 		if c.lingering {
 			// While lingering, lastRead is the last input discarded.
 			if nowNs > c.lingerUntil || since(c.lastRead) >= lingerQuiet {
@@ -366,6 +370,9 @@ func (l *loop) register(c *evConn) {
 			l.dispatch(c)
 		}
 	}
+	if c.tls != nil {
+		l.again = append(l.again, c) // input read ahead during the handshake
+	}
 	if c.stopAsked.Load() {
 		l.stopConn(c)
 	}
@@ -393,11 +400,19 @@ func (l *loop) read(c *evConn, events uint32) {
 		l.discard(c)
 		return
 	}
+	if c.upgrading || c.up.Load() != nil {
+		return // input after STARTTLS is the handshake's
+	}
 	if c.paused || c.readDone {
 		if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			l.closeConn(c, errHangup) // both directions are gone: nothing can be flushed
 		}
 		return
+	}
+	if c.tls != nil && c.tls.buffered {
+		if !l.deliverTLS(c, nil) || l.readStops(c) {
+			return
+		}
 	}
 	for i := 1; ; i++ {
 		n, err := unix.Read(c.fd, l.buf)
@@ -418,11 +433,13 @@ func (l *loop) read(c *evConn, events uint32) {
 		if l.srv.tune && l.tuner.Observe(n) {
 			l.buf = l.buf[:l.tuner.Size()]
 		}
-		if !l.deliver(c, l.buf[:n]) || c.paused || c.readDone {
-			return
+		var ok bool
+		if c.tls != nil {
+			ok = l.deliverTLS(c, l.buf[:n])
+		} else {
+			ok = l.deliver(c, l.buf[:n])
 		}
-		if c.stopAsked.Load() {
-			l.stopConn(c) // Close or Shutdown: no further input for the handler
+		if !ok || l.readStops(c) {
 			return
 		}
 		if !l.edge || (!full && !c.rdhup) {
@@ -433,6 +450,25 @@ func (l *loop) read(c *evConn, events uint32) {
 			return
 		}
 	}
+}
+
+// readStops reports whether reading c must stop after handing input to the
+// handler: backpressure, EOF, Close or Shutdown, or StartTLS.
+func (l *loop) readStops(c *evConn) bool {
+	if c.paused || c.readDone {
+		return true
+	}
+	if c.stopAsked.Load() {
+		l.stopConn(c) // Close or Shutdown: no further input for the handler
+		return true
+	}
+	if c.up.Load() != nil {
+		if !c.handlerRunning() {
+			l.beginUpgrade(c)
+		} // else handlerDone begins it
+		return true
+	}
+	return false
 }
 
 // discard reads and drops input while a closing connection lingers, and
@@ -514,6 +550,9 @@ func (l *loop) handlerDone(c *evConn) {
 		l.finalize(c)
 		return
 	}
+	if c.up.Load() != nil {
+		l.beginUpgrade(c)
+	}
 	l.maybeResume(c)
 	l.maybeFinish(c)
 }
@@ -556,6 +595,7 @@ func (l *loop) flush(c *evConn) {
 		l.closeConn(c, err)
 		return
 	}
+	l.maybeHandshake(c)
 	l.maybeResume(c)
 	l.maybeFinish(c)
 }
@@ -571,8 +611,8 @@ func (l *loop) peerEOF(c *evConn) {
 // stopConn stops reading c and closes it gracefully once its output is
 // flushed: Conn.Close and Shutdown.
 func (l *loop) stopConn(c *evConn) {
-	if c.fdClosed || !c.registered {
-		return
+	if c.fdClosed || !c.registered || c.upgrading {
+		return // a StartTLS handshake's end sees stopAsked
 	}
 	l.stopReading(c)
 	if c.want == closeNone {
@@ -592,8 +632,15 @@ func (l *loop) stopReading(c *evConn) {
 // maybeFinish closes c if it is to close and nothing is owed: no queued
 // output and no handler call pending.
 func (l *loop) maybeFinish(c *evConn) {
-	if c.want == closeNone || c.fdClosed || c.lingering || c.handlerRunning() {
+	if c.want == closeNone || c.fdClosed || c.lingering || c.upgrading || c.handlerRunning() {
 		return
+	}
+	if c.tls != nil && !c.notified {
+		// close_notify before FIN: queued (or written) like any output,
+		// after what the handler wrote. The raw path is open until the
+		// queue is flushed below.
+		c.notified = true
+		c.tls.conn.CloseWrite()
 	}
 	c.mu.Lock()
 	if c.queued.Load() > 0 {
@@ -628,6 +675,16 @@ func (l *loop) maybeFinish(c *evConn) {
 // a handler call is still running on the pool, finishes the connection.
 func (l *loop) closeConn(c *evConn, reason error) {
 	if c.fdClosed {
+		return
+	}
+	if c.upSubmitted {
+		// A worker runs c's StartTLS handshake on a duplicate of the
+		// descriptor: cut it short; endUpgrade closes c.
+		c.setReason(reason)
+		c.closeAfterUpgrade = true
+		if t := c.hs.Load(); t != nil {
+			t.interrupt()
+		}
 		return
 	}
 	c.setReason(reason)

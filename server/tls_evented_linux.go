@@ -1,0 +1,546 @@
+//go:build linux
+
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/pool"
+)
+
+// TLS on the event loops. crypto/tls has no API to process records handed
+// to it; it reads from a net.Conn. So each TLS connection's *tls.Conn runs
+// over a tlsTransport, a net.Conn of ours, which works in two modes:
+//
+//   - socket mode, for the handshake, on a pool worker: reads and writes go
+//     to a real net.Conn (the accepted socket, or for StartTLS a temporary
+//     duplicate of the loop's descriptor), with HandshakeTimeout as its
+//     deadline. A handshake is not resumable after a transport error, so it
+//     cannot be driven by the loop's non-blocking reads.
+//   - memory mode, afterwards, on the loop: Read serves the ciphertext the
+//     loop has just read from the socket and, when that is used up, returns
+//     a temporary net.Error, which crypto/tls returns from tls.Conn.Read
+//     without poisoning the connection, keeping a partial record for the
+//     next call. Write sends ciphertext down the connection's ordered output
+//     path (straight to the socket, or queued and flushed on EPOLLOUT).
+//
+// The tls.Conn is the same across the switch, so input it read ahead during
+// the handshake (a client may send data right after its Finished) stays in
+// its buffer; the loop drains it once the connection is registered.
+//
+// Chosen over the fallback, a goroutine per connection reading through
+// crypto/tls (which is what the threaded engine does), because it keeps the
+// evented engine's point: an idle TLS connection holds no goroutine and no
+// read buffer of ours (crypto/tls keeps its own record buffers), and the
+// cost is close. One run of BenchmarkEchoTLS on this shared 2-core machine
+// (load average 3.8 from other work, so noisy), us per round trip,
+// threaded-netpoll vs evented:
+//
+//	go test -run '^$' -bench 'EchoTLS/.*/.*/server=(threaded-netpoll|evented)$' ./server
+//	1 KiB x 1 conn    24.7 vs 38.5    1 KiB x 50 conns  14.0 vs 14.7
+//	64 KiB x 1 conn  198   vs 179     64 KiB x 50 conns 172  vs 247
+//
+// The single-connection 1 KiB gap is the loop's wake-up latency, which the
+// plain engines show too; the full matrix in bench/ is the place to judge
+// the rest.
+
+// errWouldBlock is what the transport's Read returns in memory mode when it
+// has no more input: crypto/tls keeps its state across an error whose
+// Temporary() is true, which os.ErrDeadlineExceeded's is (its type assertion
+// to net.Error must see it unwrapped).
+var errWouldBlock = os.ErrDeadlineExceeded
+
+// Handshake phases of a tlsTransport, under its mu.
+const (
+	hsPending     = iota // a StartTLS handshake is waiting for a worker
+	hsRunning            // on a worker, in socket mode
+	hsInterrupted        // Shutdown or Close cut it short
+	hsDone               // memory mode
+)
+
+// tlsTransport is the net.Conn under an evented connection's tls.Conn.
+type tlsTransport struct {
+	c    *evConn
+	conn *tls.Conn
+
+	mu    sync.Mutex
+	phase int
+	nc    net.Conn // socket mode: the socket; nil afterwards
+
+	prefix []byte // socket mode: input read before a StartTLS handshake
+	mem    bool   // memory mode; set by the worker before the loop takes over
+
+	// Memory mode, owned by the loop.
+	in       []byte // ciphertext read by the loop, not yet taken by crypto/tls
+	own      bool   // in is a private copy, not the loop's read buffer
+	buffered bool   // crypto/tls may hold input not yet handed to the handler
+}
+
+func newTLSTransport(c *evConn, nc net.Conn, prefix []byte, config *tls.Config) *tlsTransport {
+	t := &tlsTransport{c: c, nc: nc, prefix: prefix}
+	t.conn = tls.Server(t, config)
+	if nc != nil {
+		t.phase = hsRunning
+	}
+	return t
+}
+
+func (t *tlsTransport) Read(p []byte) (int, error) {
+	if !t.mem {
+		if len(t.prefix) > 0 {
+			n := copy(p, t.prefix)
+			t.prefix = t.prefix[n:]
+			return n, nil
+		}
+		return t.nc.Read(p)
+	}
+	if len(t.in) == 0 {
+		return 0, errWouldBlock
+	}
+	n := copy(p, t.in)
+	t.in = t.in[n:]
+	if len(t.in) == 0 {
+		t.in, t.own = nil, false
+	}
+	return n, nil
+}
+
+func (t *tlsTransport) Write(p []byte) (int, error) {
+	if !t.mem {
+		return t.nc.Write(p)
+	}
+	// crypto/tls calls this holding its output lock, so ciphertext arrives
+	// here in the order of the plaintext Writes. sendLocked never waits:
+	// writers wait for queue space before they take crypto/tls's lock
+	// (evConn.writeTLS), or the loop could block on that lock behind a
+	// writer that waits for the loop to flush.
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wclosed {
+		return 0, ErrConnClosed
+	}
+	return c.sendLocked(p)
+}
+
+// Close does nothing: the engine closes the descriptor.
+func (t *tlsTransport) Close() error { return nil }
+
+func (t *tlsTransport) LocalAddr() net.Addr  { return t.c.LocalAddr() }
+func (t *tlsTransport) RemoteAddr() net.Addr { return t.c.RemoteAddr() }
+
+// Deadlines apply in socket mode only; crypto/tls sets one around its
+// close_notify, which in memory mode never blocks.
+func (t *tlsTransport) SetDeadline(d time.Time) error {
+	if t.mem {
+		return nil
+	}
+	return t.nc.SetDeadline(d)
+}
+
+func (t *tlsTransport) SetReadDeadline(d time.Time) error {
+	if t.mem {
+		return nil
+	}
+	return t.nc.SetReadDeadline(d)
+}
+
+func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
+	if t.mem {
+		return nil
+	}
+	return t.nc.SetWriteDeadline(d)
+}
+
+// interrupt cuts a pending or running handshake short (Shutdown, Close). It
+// reports false when there is none: the handshake has finished.
+func (t *tlsTransport) interrupt() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.phase {
+	case hsPending, hsRunning:
+		t.phase = hsInterrupted
+		if t.nc != nil {
+			t.nc.SetDeadline(aLongTimeAgo)
+		}
+		return true
+	}
+	return false
+}
+
+// handshake runs the handshake over nc within the server's
+// HandshakeTimeout and, if it succeeds, switches to memory mode. It returns
+// errStopped when interrupted.
+func (t *tlsTransport) handshake(s *Server, nc net.Conn) error {
+	t.mu.Lock()
+	if t.phase == hsInterrupted {
+		t.mu.Unlock()
+		return errStopped
+	}
+	t.phase, t.nc = hsRunning, nc
+	nc.SetDeadline(time.Now().Add(s.hsTimeout))
+	t.mu.Unlock()
+	err := t.conn.Handshake()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.phase == hsInterrupted:
+		return errStopped
+	case err != nil:
+		return s.handshakeFailed(t.c, err)
+	}
+	s.stats.tlsOK.Add(1)
+	t.mem, t.nc, t.prefix = true, nil, nil
+	t.buffered = true // input read ahead during the handshake
+	return nil
+}
+
+// done ends the handshake phase after a successful handshake, once the
+// worker has set up what the loop needs (the descriptor). It reports false
+// if the handshake was interrupted meanwhile. Until it returns true, Close
+// and Shutdown interrupt rather than post to the loop.
+func (t *tlsTransport) done() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.phase == hsInterrupted {
+		return false
+	}
+	t.phase = hsDone
+	return true
+}
+
+// feed hands the transport ciphertext the loop has read.
+func (t *tlsTransport) feed(p []byte) {
+	if len(t.in) == 0 {
+		t.in, t.own = p, false
+		return
+	}
+	t.keep()
+	t.in = append(t.in, p...)
+}
+
+// keep copies unread input out of the loop's buffer, which the next read
+// of another connection overwrites.
+func (t *tlsTransport) keep() {
+	if !t.own && len(t.in) > 0 {
+		t.in, t.own = append([]byte(nil), t.in...), true
+	}
+}
+
+// readPlain fills p with plaintext, record after record, until p is full or
+// crypto/tls needs more input (errWouldBlock) or fails.
+func (t *tlsTransport) readPlain(p []byte) (n int, err error) {
+	for n < len(p) {
+		var m int
+		m, err = t.conn.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// serveTLS starts a TLS connection: its handshake runs on a pool worker
+// over the accepted socket, which the loop takes over when it succeeds.
+func (e *evented) serveTLS(nc net.Conn, hint int) error {
+	s := e.srv
+	if _, ok := nc.(syscall.Conn); !ok {
+		return &fatalError{errors.New("sockpool/server: the evented engine needs connections with a file descriptor (syscall.Conn)")}
+	}
+	l := e.pick(hint)
+	c := newEvConn(l, -1, nc.LocalAddr(), nc.RemoteAddr())
+	c.tls = newTLSTransport(c, nil, nil, s.TLSConfig)
+	c.hs.Store(c.tls)
+	if !s.trackConn(c) {
+		return ErrServerClosed
+	}
+	// The loop must not exit while the handshake may still post to it.
+	l.pending.Add(1)
+	if err := s.submitWait(func() { c.acceptHandshake(nc) }); err != nil {
+		l.pending.Add(-1)
+		s.untrackConn(c)
+		return err
+	}
+	return nil
+}
+
+// acceptHandshake is the pool task of a new TLS connection.
+func (c *evConn) acceptHandshake(nc net.Conn) {
+	l, s, t := c.l, c.l.srv, c.tls
+	err := t.handshake(s, nc)
+	if err == nil {
+		c.fd, err = dupFD(nc, "evented engine")
+	}
+	nc.Close() // the duplicate, if any, keeps the socket open
+	if err == nil && !t.done() {
+		unix.Close(c.fd)
+		err = errStopped
+	}
+	c.hs.Store(nil)
+	if err != nil {
+		s.connDone(c, false) // never opened: no OnClose
+		if !l.post(unpendTask, nil) {
+			l.pending.Add(-1)
+		}
+		return
+	}
+	if !l.post((*loop).register, c) {
+		l.pending.Add(-1)
+		l.closeConn(c, ErrServerClosed)
+		l.finalize(c)
+	}
+}
+
+// unpendTask ends a registration that will not happen (a failed
+// handshake); posting it also wakes a loop waiting to quit.
+var unpendTask = func(l *loop, _ *evConn) { l.pending.Add(-1) }
+
+// deliverTLS feeds ciphertext to c's TLS connection and hands the
+// plaintext to the handler. It reports false when the connection was closed
+// or has no more input (the peer's close_notify).
+func (l *loop) deliverTLS(c *evConn, cipher []byte) bool {
+	t := c.tls
+	t.feed(cipher)
+	if l.plain == nil {
+		l.plain = make([]byte, max(cap(l.buf), maxPlaintext))
+	}
+	plain := l.plain[:max(len(l.buf), maxPlaintext)]
+	for {
+		n, err := t.readPlain(plain)
+		if n > 0 {
+			if !l.deliver(c, plain[:n]) {
+				return false
+			}
+			if c.paused || c.readDone || c.stopAsked.Load() || c.up.Load() != nil {
+				// More may wait in crypto/tls and in the transport: take
+				// it up when reading resumes.
+				t.keep()
+				t.buffered = true
+				return true
+			}
+		}
+		switch {
+		case err == nil:
+			continue // plain was full
+		case err == errWouldBlock:
+			t.buffered = false
+			return true
+		case errors.Is(err, io.EOF): // close_notify: no more input
+			t.in, t.buffered = nil, false
+			l.peerEOF(c)
+			return false
+		}
+		l.closeConn(c, tlsReadError(err))
+		return false
+	}
+}
+
+// maxPlaintext is the most plaintext one TLS record carries.
+const maxPlaintext = 16 << 10
+
+// writeTLS encrypts p through c's TLS connection. It is called with c.mu
+// held and returns with it released.
+func (c *evConn) writeTLS(p []byte) (int, error) {
+	if c.upgrading {
+		// A StartTLS handshake is running: keep the plaintext, which the
+		// loop encrypts once it is done, before any later Write.
+		defer c.mu.Unlock()
+		if c.wclosed || c.closedByHandler.Load() {
+			return 0, ErrConnClosed
+		}
+		c.upPending = append(c.upPending, p...)
+		return len(p), nil
+	}
+	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() && !c.l.e.onLoop() {
+		// Wait here, before crypto/tls's output lock (see
+		// tlsTransport.Write). Writers that wait together may each add one
+		// Write above the high mark.
+		if err := c.waitSpaceLocked(); err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+	}
+	closed := c.wclosed || c.closedByHandler.Load()
+	t := c.tls
+	c.mu.Unlock()
+	if closed {
+		return 0, ErrConnClosed
+	}
+	n, err := t.conn.Write(p)
+	c.bytesOut.Add(uint64(n))
+	if err != nil {
+		// The socket failed (the loop closes it), or close_notify is out.
+		err = ErrConnClosed
+	}
+	return n, err
+}
+
+// StartTLS asks for a TLS handshake once the current OnData returns; see the
+// package's StartTLS.
+func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
+	u, err := newUpgrade(config, rest)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	isTLS := c.tls != nil || c.upgrading
+	c.mu.Unlock()
+	if isTLS || !c.up.CompareAndSwap(nil, u) {
+		return ErrAlreadyTLS
+	}
+	return nil
+}
+
+// beginUpgrade starts a StartTLS handshake, on the loop, once the handler
+// call that asked for it has returned: no more input is read or handed to
+// the handler, Writes are kept for after the handshake, and once the
+// plaintext output already queued (the "go ahead" reply) has been flushed
+// the descriptor leaves the epoll set and a pool worker runs the handshake.
+func (l *loop) beginUpgrade(c *evConn) {
+	u := c.up.Swap(nil)
+	if u == nil || c.fdClosed || c.upgrading {
+		return
+	}
+	prefix := u.rest
+	c.inMu.Lock()
+	if c.in != nil {
+		// Input read after the command (Dispatch Pool): the handshake's.
+		prefix = append(prefix, c.in.B...)
+		putOutput(c.in)
+		c.in = nil
+	}
+	c.inMu.Unlock()
+	t := newTLSTransport(c, nil, prefix, u.config)
+	c.mu.Lock()
+	c.upgrading = true
+	c.mu.Unlock()
+	c.hs.Store(t)
+	c.upT = t
+	l.maybeHandshake(c)
+}
+
+// maybeHandshake submits c's StartTLS handshake once its plaintext output
+// has been flushed.
+func (l *loop) maybeHandshake(c *evConn) {
+	if !c.upgrading || c.upSubmitted || c.fdClosed || c.queued.Load() > 0 {
+		return
+	}
+	c.upSubmitted = true
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	err := l.srv.pool.Submit(l.srv.ctx, c.upgradeHandshake)
+	if err != nil {
+		// A full pool (a StartTLS is rare; retrying on the loop is not
+		// worth its complexity) or a closing server.
+		c.upErr = err
+		l.endUpgrade(c)
+	}
+}
+
+// upgradeHandshake is the pool task of a StartTLS handshake: it runs over a
+// duplicate of the descriptor in Go's netpoller, then hands back to the loop.
+func (c *evConn) upgradeHandshake() {
+	t := c.upT
+	nc, err := fileConn(c.fd)
+	if err == nil {
+		err = t.handshake(c.l.srv, nc)
+		nc.Close()
+	}
+	if err == nil && !t.done() {
+		err = errStopped
+	}
+	c.hs.Store(nil)
+	c.upErr = err
+	c.l.post((*loop).endUpgrade, c)
+}
+
+// endUpgrade puts c back on the loop after its StartTLS handshake: closed if
+// it failed; else registered again, with the output written meanwhile
+// encrypted ahead of any later Write, and its input read.
+func (l *loop) endUpgrade(c *evConn) {
+	t, err := c.upT, c.upErr
+	c.upT, c.upErr, c.upSubmitted = nil, nil, false
+	if err != nil || c.closeAfterUpgrade {
+		c.mu.Lock()
+		c.upgrading, c.upPending = false, nil
+		c.mu.Unlock()
+		if err == errStopped {
+			err = nil // the reason is Shutdown's or Close's, already set
+		}
+		l.closeConn(c, err)
+		return
+	}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.interest(), Fd: int32(c.fd)}); err != nil {
+		c.mu.Lock()
+		c.upgrading = false
+		c.mu.Unlock()
+		l.closeConn(c, err)
+		return
+	}
+	for {
+		c.mu.Lock()
+		pending := c.upPending
+		c.upPending = nil
+		if len(pending) == 0 {
+			c.tls, c.upgrading = t, false
+			c.mu.Unlock()
+			break
+		}
+		c.mu.Unlock()
+		// Writes that arrive meanwhile append to upPending: order holds.
+		if _, err := t.conn.Write(pending); err != nil {
+			c.mu.Lock()
+			c.upgrading = false
+			c.mu.Unlock()
+			l.closeConn(c, err)
+			return
+		}
+	}
+	if c.stopAsked.Load() {
+		l.stopConn(c)
+		return
+	}
+	l.again = append(l.again, c)
+}
+
+// fileConn returns a net.Conn on a duplicate of fd, in Go's netpoller.
+func fileConn(fd int) (net.Conn, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(d), "")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+// submitWait submits a handshake task to the pool. The evented engine's
+// pool rejects when full (its loops must never wait), but the acceptor may:
+// under Overflow Block it retries until a worker is free, so excess clients
+// wait in the listen backlog as they do for a free connection slot.
+func (s *Server) submitWait(task func()) error {
+	err := s.pool.Submit(s.ctx, task)
+	if s.Overflow != pool.Block {
+		return err
+	}
+	for delay := time.Millisecond; errors.Is(err, pool.ErrOverload); delay = min(2*delay, 50*time.Millisecond) {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return ErrServerClosed
+		}
+		err = s.pool.Submit(s.ctx, task)
+	}
+	return err
+}
