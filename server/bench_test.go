@@ -107,9 +107,14 @@ func serveNet(b *testing.B, bufSize int) net.Addr {
 // benchEcho runs b.N round trips of size bytes spread over conns closed-loop
 // clients, checking every echo.
 func benchEcho(b *testing.B, addr net.Addr, size, conns int) {
+	benchEchoWith(b, func() net.Conn { return dial(b, addr) }, size, conns)
+}
+
+// benchEchoWith is benchEcho over connections from dial.
+func benchEchoWith(b *testing.B, dial func() net.Conn, size, conns int) {
 	clients := make([]net.Conn, conns)
 	for i := range clients {
-		clients[i] = dial(b, addr)
+		clients[i] = dial()
 	}
 	msg := pattern(uint64(size), size)
 	b.SetBytes(int64(size))

@@ -408,8 +408,8 @@ func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
 // the descriptor leaves the epoll set and a pool worker runs the handshake.
 func (l *loop) beginUpgrade(c *evConn) {
 	u := c.up.Swap(nil)
-	if u == nil || c.fdClosed || c.upgrading {
-		return
+	if u == nil || c.fdClosed || c.upgrading || c.stopAsked.Load() {
+		return // closing: the upgrade is moot
 	}
 	prefix := u.rest
 	c.inMu.Lock()
@@ -424,6 +424,7 @@ func (l *loop) beginUpgrade(c *evConn) {
 	c.mu.Lock()
 	c.upgrading = true
 	c.mu.Unlock()
+	c.setWantIn(false) // level-triggered: the ClientHello must not spin the loop
 	c.hs.Store(t)
 	c.upT = t
 	l.maybeHandshake(c)
@@ -479,7 +480,11 @@ func (l *loop) endUpgrade(c *evConn) {
 		l.closeConn(c, err)
 		return
 	}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.interest(), Fd: int32(c.fd)}); err != nil {
+	c.mu.Lock()
+	c.wantIn = true
+	c.curEvents = c.interest()
+	c.mu.Unlock()
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)}); err != nil {
 		c.mu.Lock()
 		c.upgrading = false
 		c.mu.Unlock()
