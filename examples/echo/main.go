@@ -3,6 +3,11 @@
 //
 //	go run ./examples/echo -addr 127.0.0.1:7000
 //	go run ./examples/echo -network unix -addr /tmp/echo.sock
+//	go run ./examples/echo -tls-self-signed        # TLS; prints where the certificate is
+//	go run ./examples/echo -tls-cert c.pem -tls-key k.pem -tls-client-ca ca.pem
+//
+// With -tls-cert and -tls-key, SIGHUP reloads the certificate from the files
+// (connections already open keep theirs).
 //
 // When it is ready it prints one line, "listening <network> <address>", with
 // the real address (a port of 0 picks a free one), so scripts can wait for
@@ -26,6 +31,7 @@ import (
 
 	"github.com/sockpool/sockpool/pool"
 	"github.com/sockpool/sockpool/server"
+	"github.com/sockpool/sockpool/tlsconf"
 )
 
 func main() {
@@ -60,6 +66,12 @@ func run(args []string) error {
 	fs.DurationVar(&srv.IdleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
 	fs.DurationVar(&srv.ReadTimeout, "read-timeout", 0, "close connections that send nothing this long (0: never)")
 	fs.DurationVar(&srv.WriteTimeout, "write-timeout", 0, "close connections that do not read for this long (0: never)")
+	var tf tlsFlags
+	fs.BoolVar(&tf.selfSigned, "tls-self-signed", false, "serve TLS with a fresh self-signed certificate for the -addr host (written to a temporary file for clients to trust)")
+	fs.StringVar(&tf.cert, "tls-cert", "", "serve TLS with this PEM certificate chain (with -tls-key)")
+	fs.StringVar(&tf.key, "tls-key", "", "the PEM private key of -tls-cert")
+	fs.StringVar(&tf.clientCA, "tls-client-ca", "", "require client certificates signed by a CA in this PEM file (mutual TLS)")
+	fs.DurationVar(&srv.HandshakeTimeout, "handshake-timeout", 0, "close a connection whose TLS handshake takes longer (0: the server's default, 10s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,10 +86,15 @@ func run(args []string) error {
 		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")
 	}
 
+	reloader, err := tf.apply(srv, *addr)
+	if err != nil {
+		return err
+	}
+
 	// Catch the signals before saying "listening": a script may send one as
 	// soon as it reads that line.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
 
 	serveErr := make(chan error, 1)
@@ -99,10 +116,23 @@ func run(args []string) error {
 		fmt.Printf("listening %s %s\n", ln.Addr().Network(), ln.Addr())
 		go func() { serveErr <- srv.Serve(ln) }()
 	}
-	select {
-	case err := <-serveErr:
-		return err
-	case <-sig:
+	for stop := false; !stop; {
+		select {
+		case err := <-serveErr:
+			return err
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				stop = true
+				break
+			}
+			if reloader == nil {
+				fmt.Fprintln(os.Stderr, "echo: SIGHUP: no certificate files to reload")
+			} else if err := reloader.Reload(); err != nil {
+				fmt.Fprintln(os.Stderr, "echo: reload, keeping the old certificate:", err)
+			} else {
+				fmt.Fprintln(os.Stderr, "echo: certificate reloaded")
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
@@ -142,4 +172,55 @@ func listen(network, addr string) (net.Listener, error) {
 		}
 	}
 	return net.Listen(network, addr)
+}
+
+// tlsFlags are the TLS command-line options.
+type tlsFlags struct {
+	selfSigned bool
+	cert, key  string
+	clientCA   string
+}
+
+// apply sets srv.TLSConfig from the flags. With certificate files it
+// returns the Reloader that SIGHUP reloads.
+func (f *tlsFlags) apply(srv *server.Server, addr string) (*tlsconf.Reloader, error) {
+	conf := tlsconf.Config{CertFile: f.cert, KeyFile: f.key, ClientCAFile: f.clientCA}
+	if f.clientCA != "" {
+		conf.ClientAuth = tlsconf.RequireClientCert
+	}
+	switch {
+	case f.selfSigned && (f.cert != "" || f.key != ""):
+		return nil, errors.New("-tls-self-signed and -tls-cert/-tls-key exclude each other")
+	case f.selfSigned:
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		cert, err := tlsconf.SelfSigned(host, "localhost")
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "sockpool-echo-tls")
+		if err != nil {
+			return nil, err
+		}
+		certFile := filepath.Join(dir, "cert.pem")
+		if err := tlsconf.WriteFiles(cert, certFile, filepath.Join(dir, "key.pem")); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "echo: self-signed certificate for %s in %s\n", host, certFile)
+		conf.Certificate = cert
+		srv.TLSConfig, err = tlsconf.Server(conf)
+		return nil, err
+	case f.cert != "" || f.key != "":
+		r, err := tlsconf.NewReloader(conf)
+		if err != nil {
+			return nil, err
+		}
+		srv.TLSConfig = r.TLSConfig()
+		return r, nil
+	case f.clientCA != "":
+		return nil, errors.New("-tls-client-ca needs -tls-cert and -tls-key, or -tls-self-signed")
+	}
+	return nil, nil
 }

@@ -2,6 +2,7 @@
 // given size, reads every echo back and checks each byte.
 //
 //	go run ./examples/echo/client -addr 127.0.0.1:7000 -conns 10 -n 1000 -size 1024
+//	go run ./examples/echo/client -tls-ca /tmp/sockpool-echo-tls.../cert.pem   # against -tls-self-signed
 //
 // It prints the round trips and the rate, and exits non-zero on any
 // mismatch, short read or connection error.
@@ -9,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +20,12 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/sockpool/sockpool/tlsconf"
 )
+
+// dial opens a connection: plain, or TLS with -tls-ca.
+var dial = net.Dial
 
 func main() {
 	var (
@@ -28,8 +35,22 @@ func main() {
 		n       = flag.Int("n", 1000, "round trips per connection")
 		size    = flag.Int("size", 1024, "message size in bytes")
 		timeout = flag.Duration("timeout", 30*time.Second, "give up on a connection after this long")
+		tlsCA   = flag.String("tls-ca", "", "speak TLS, trusting the CA (or self-signed) certificates in this PEM file")
+		tlsName = flag.String("tls-server-name", "", "with -tls-ca: the name to verify (default: the -addr host)")
 	)
 	flag.Parse()
+	if *tlsCA != "" {
+		name := *tlsName
+		if name == "" {
+			name, _, _ = net.SplitHostPort(*addr)
+		}
+		conf, err := tlsconf.Client(tlsconf.ClientConfig{RootCAFile: *tlsCA, ServerName: name})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(2)
+		}
+		dial = func(network, addr string) (net.Conn, error) { return tls.Dial(network, addr, conf) }
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, *conns)
@@ -54,7 +75,7 @@ func main() {
 // drive runs n round trips on one connection with a message pattern of its
 // own, so an echo that crossed connections would be caught.
 func drive(network, addr string, seed uint64, n, size int, timeout time.Duration) error {
-	c, err := net.Dial(network, addr)
+	c, err := dial(network, addr)
 	if err != nil {
 		return err
 	}
