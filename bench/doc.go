@@ -10,6 +10,7 @@
 //	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table, redraw its charts
 //	go run ./bench -pin 0/1 -cpuprofile gen.prof     # server on CPU 0, bench on CPU 1; profile the generator
 //	go run ./bench -tune -sizes 64k -conns 5         # sweep read-buffer sizes for one workload; recommends one
+//	go run ./bench -tls=both -sizes 1k,64k -conns 50 -handshakes 8   # TLS against plain, and handshakes/s
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
@@ -55,6 +56,21 @@
 // results.json, results.csv, command.txt and machine.txt (CPU, cores,
 // kernel, Go version and TCP congestion control, which changes loopback
 // throughput). The table goes to stdout in Markdown, progress to stderr.
+//
+// # TLS
+//
+// -tls runs every echo cell over TLS (tlsconf's defaults and a self-signed
+// ECDSA certificate made for the run; connections handshake before the
+// warm-up), and -tls=both runs each cell plain and over TLS side by side;
+// TLS cells are reported as "<engine>+tls". The engines with TLS are
+// sockpool's own and net (crypto/tls in each connection's goroutine); gnet
+// and nbio get no TLS cells. -handshakes 1,16 adds handshake cells: that
+// many clients each loop over a new connection, a TLS handshake, one
+// checked 64-byte echo and a close, once with full handshakes and once
+// with session resumption (a connection that fails to resume fails the
+// cell). conn/s counts connections; on a small machine the client's half
+// of each handshake costs as much as the server's, so compare engines on
+// conn/srv-CPU-s.
 //
 // # Tuning the read buffer
 //

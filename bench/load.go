@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,7 @@ type loadSpec struct {
 	Warmup   time.Duration // run, unmeasured, before the window
 	Duration time.Duration // the measured window
 	Seed     uint64        // seeds every connection's pattern
+	TLS      *tls.Config   // if not nil, every connection is TLS, handshaken before the warm-up
 
 	// ServerCPU, when set, reads the server's CPU time; it is called at the
 	// start and at the end of the measured window.
@@ -112,7 +114,7 @@ type worker struct {
 // completed during the window are counted and timed. ctx cuts the run short.
 func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 	res := &loadResult{Hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
-	conns, dialErrs, err := dialAll(ctx, spec.Addr, spec.Conns)
+	conns, dialErrs, err := dialAll(ctx, spec.Addr, spec.Conns, spec.TLS)
 	defer closeAll(conns)
 	if err != nil {
 		res.Errors, res.FirstErr = int64(dialErrs), err
@@ -346,10 +348,10 @@ func mismatch(got, want []byte) error {
 	return fmt.Errorf("%w: byte %d of %d is %#02x, want %#02x", errMismatch, i, len(want), got[i], want[i])
 }
 
-// dialAll opens n TCP connections to addr, dialParallel at a time. On an
-// error it closes what it opened and returns how many dials failed and the
-// first error.
-func dialAll(ctx context.Context, addr string, n int) ([]net.Conn, int, error) {
+// dialAll opens n TCP connections to addr, dialParallel at a time, each
+// with a completed TLS handshake when conf is not nil. On an error it closes
+// what it opened and returns how many dials failed and the first error.
+func dialAll(ctx context.Context, addr string, n int, conf *tls.Config) ([]net.Conn, int, error) {
 	conns := make([]net.Conn, n)
 	errs := make([]error, n)
 	d := net.Dialer{Timeout: dialTimeout}
@@ -361,6 +363,15 @@ func dialAll(ctx context.Context, addr string, n int) ([]net.Conn, int, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			conns[i], errs[i] = d.DialContext(ctx, "tcp", addr)
+			if errs[i] == nil && conf != nil {
+				tc := tls.Client(conns[i], conf)
+				conns[i] = tc
+				hctx, cancel := context.WithTimeout(ctx, dialTimeout)
+				if err := tc.HandshakeContext(hctx); err != nil {
+					errs[i] = fmt.Errorf("TLS handshake: %w", err)
+				}
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()

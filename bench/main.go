@@ -68,6 +68,8 @@ type config struct {
 	pipeline   int
 	pin        *pinning
 	pinText    string
+	tls        string // tlsOff, tlsOn or tlsBoth
+	handshakes []int  // handshake cells: concurrent clients
 }
 
 func main() {
@@ -199,6 +201,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.charts, "charts", true, "draw charts (PNG and SVG) into -out at the end of the run, and beside results.json with -report")
 	fs.IntVar(&cfg.pipeline, "pipeline", 1, "messages in flight per connection: each writes this many, then reads and checks their echoes in order")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of bench itself (the load generator) to this file")
+	cfg.tls = tlsOff
+	fs.Var(tlsFlag{&cfg.tls}, "tls", "run the echo cells over TLS (tlsconf defaults, a self-signed certificate): -tls, or -tls=both for plain and TLS side by side; engines without TLS (gnet, nbio) get no TLS cells")
+	handshakeList := fs.String("handshakes", "", "handshake cells: concurrent clients, comma-separated; each client loops over new connection, full TLS handshake, one 64-byte echo, close, and again with session resumption")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -237,6 +242,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	if cfg.idle, err = parseList(*idleList, "idle", 1, 1_000_000); err != nil {
+		return nil, err
+	}
+	if cfg.handshakes, err = parseList(*handshakeList, "handshakes", 1, 10_000); err != nil {
 		return nil, err
 	}
 	if cfg.pin, err = parsePin(cfg.pinText); err != nil {

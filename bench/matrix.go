@@ -21,13 +21,21 @@ type cell struct {
 	Size    int // echo: message bytes
 	BufSize int
 	Conns   int
+	TLS     bool // echo over TLS (handshake cells always are)
 }
 
 func (c cell) String() string {
-	if c.Kind == kindIdle {
+	switch c.Kind {
+	case kindIdle:
 		return fmt.Sprintf("%s idle conns=%d bufsize=%s", c.Engine, c.Conns, fmtBuf(c.BufSize))
+	case kindHandshake, kindResume:
+		return fmt.Sprintf("%s %s conns=%d", c.Engine, c.Kind, c.Conns)
 	}
-	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", c.Engine, fmtSize(c.Size), fmtBuf(c.BufSize), c.Conns)
+	engine := c.Engine
+	if c.TLS {
+		engine = tlsLabel(engine)
+	}
+	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", engine, fmtSize(c.Size), fmtBuf(c.BufSize), c.Conns)
 }
 
 // cells lists the matrix with the engine varying fastest, so that the
@@ -46,7 +54,21 @@ func (cfg *config) cells() []cell {
 					if b == 0 && !tunable(e) {
 						continue
 					}
-					out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
+					if cfg.tls != tlsOn {
+						out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
+					}
+					if cfg.tls != tlsOff && tlsEngine(e) {
+						out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n, TLS: true})
+					}
+				}
+			}
+		}
+	}
+	for _, n := range cfg.handshakes {
+		for _, kind := range []string{kindHandshake, kindResume} {
+			for _, e := range cfg.engines {
+				if tlsEngine(e) {
+					out = append(out, cell{Kind: kind, Engine: e, Size: handshakeMsgSize, BufSize: cfg.bufSizes[len(cfg.bufSizes)-1], Conns: n})
 				}
 			}
 		}
@@ -91,6 +113,8 @@ type runner struct {
 	peersErr error
 	bins     map[string]string // built peers
 	binErrs  map[string]error  // peers that did not build
+	tls      *tlsMaterial      // the certificate of TLS cells, made on first use
+	tlsErr   error
 }
 
 // runMatrix runs every cell of cfg's matrix and writes the result files
@@ -167,8 +191,17 @@ func runMatrix(ctx context.Context, cfg *config, args []string, stderr io.Writer
 
 // command returns the argv and extra environment that start engine's server
 // with a read buffer of bufSize, building a peer on first use.
-func (r *runner) command(ctx context.Context, engine string, bufSize int) ([]string, []string, error) {
+func (r *runner) command(ctx context.Context, engine string, bufSize int, withTLS bool) ([]string, []string, error) {
 	flags := []string{"-addr", "127.0.0.1:0", "-bufsize", strconv.Itoa(bufSize)}
+	if withTLS {
+		if r.tls == nil && r.tlsErr == nil {
+			r.tls, r.tlsErr = newTLSMaterial(r.tmp)
+		}
+		if r.tlsErr != nil {
+			return nil, nil, r.tlsErr
+		}
+		flags = append(flags, "-tls-cert", r.tls.certFile, "-tls-key", r.tls.keyFile)
+	}
 	for _, m := range serveModes {
 		if engine == m {
 			return append([]string{r.exe, "-serve", engine}, flags...), []string{serveEnv + "=1"}, nil
@@ -196,14 +229,18 @@ func (r *runner) command(ctx context.Context, engine string, bufSize int) ([]str
 // the server's peak RSS belongs to this cell alone.
 func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	res := result{Kind: c.Kind, Engine: c.Engine, Size: c.Size, BufSize: c.BufSize, Conns: c.Conns}
+	withTLS := c.TLS || c.Kind == kindHandshake || c.Kind == kindResume
 	if c.Kind == kindEcho {
 		res.Pipeline = r.cfg.pipeline
+	}
+	if c.TLS {
+		res.TLS, res.Engine = true, tlsLabel(c.Engine)
 	}
 	if need := uint64(c.Conns) + 64; fileLimit() < need {
 		res.fail(fmt.Errorf("needs %d open files, the limit is %d", need, fileLimit()))
 		return res
 	}
-	argv, env, err := r.command(ctx, c.Engine, c.BufSize)
+	argv, env, err := r.command(ctx, c.Engine, c.BufSize, withTLS)
 	if err != nil {
 		res.Status, res.Error = statusUnavailable, err.Error()
 		return res
@@ -223,14 +260,22 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	}
 	seed := uint64(i+1) * 0x9e3779b97f4a7c15
 
+	serverCPU := func() (time.Duration, error) { return procCPU(pid) }
 	switch c.Kind {
 	case kindEcho:
-		lr := runLoad(ctx, loadSpec{
+		spec := loadSpec{
 			Addr: srv.addr, Size: c.Size, Conns: c.Conns, Pipeline: r.cfg.pipeline,
-			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed,
-			ServerCPU: func() (time.Duration, error) { return procCPU(pid) },
-		})
-		res.fillEcho(lr)
+			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed, ServerCPU: serverCPU,
+		}
+		if c.TLS {
+			spec.TLS = r.tls.client
+		}
+		res.fillEcho(runLoad(ctx, spec))
+	case kindHandshake, kindResume:
+		res.fillEcho(runHandshakes(ctx, handshakeSpec{
+			Addr: srv.addr, Conns: c.Conns, Resume: c.Kind == kindResume, TLS: r.tls.client,
+			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed, ServerCPU: serverCPU,
+		}))
 	case kindIdle:
 		ir := runIdle(ctx, srv.addr, c.Conns, seed, func() (int64, error) { return procMem(pid, "VmRSS") })
 		res.fillIdle(ir)

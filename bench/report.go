@@ -15,6 +15,10 @@ import (
 const (
 	kindEcho = "echo" // closed-loop echo throughput and latency
 	kindIdle = "idle" // memory held by idle connections
+	// TLS handshake cells: connections per second, each a new connection,
+	// a handshake, one echo and a close.
+	kindHandshake = "handshake" // full handshakes
+	kindResume    = "resume"    // resumed sessions
 )
 
 // Cell statuses.
@@ -35,6 +39,7 @@ type result struct {
 	Conns   int    `json:"conns"`          // connections (echo: closed loops; idle: held open)
 	// Pipeline is the messages in flight per connection (echo; -pipeline).
 	Pipeline int    `json:"pipeline,omitempty"`
+	TLS      bool   `json:"tls,omitempty"` // the connections were TLS (Engine then ends in "+tls")
 	Status   string `json:"status"`
 	Error    string `json:"error,omitempty"` // the first error, or why the cell is unavailable
 	Note     string `json:"note,omitempty"`  // a figure that could not be read

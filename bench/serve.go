@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sockpool/sockpool/server"
+	"github.com/sockpool/sockpool/tlsconf"
 )
 
 // serveModes are the servers the bench binary itself runs in serve mode.
@@ -39,6 +41,8 @@ func serve(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes; 0: the tuner picks (sockpool engines)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (for profiling one engine by hand)")
+	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
+	keyFile := fs.String("tls-key", "", "the private key of -tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +60,13 @@ func serve(args []string) error {
 	if err := raiseFileLimit(); err != nil {
 		return err
 	}
+	var tlsConf *tls.Config
+	if *certFile != "" {
+		var err error
+		if tlsConf, err = tlsconf.Server(tlsconf.Config{CertFile: *certFile, KeyFile: *keyFile}); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -68,6 +79,7 @@ func serve(args []string) error {
 			Handler:        server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
 			ReadBufferSize: *bufSize, // 0: the tuner
 			MaxConns:       serveMaxConns,
+			TLSConfig:      tlsConf,
 		}
 		switch *mode {
 		case "threaded-syscall":
@@ -91,6 +103,9 @@ func serve(args []string) error {
 			return err
 		}
 	case "net":
+		if tlsConf != nil {
+			ln = tls.NewListener(ln, tlsConf) // crypto/tls in each connection's goroutine
+		}
 		ns := newNetServer(ln, *bufSize)
 		go func() { serveErr <- ns.serve() }()
 		stop = func(context.Context) error {
@@ -172,6 +187,14 @@ func (s *netServer) echo(c net.Conn) {
 		c.Close()
 		s.wg.Done()
 	}()
+	if tc, ok := c.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), server.DefaultHandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
 	buf := make([]byte, s.bufSize)
 	for {
 		n, err := c.Read(buf)

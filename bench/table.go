@@ -19,11 +19,14 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	if rep.Pin != "" {
 		fmt.Fprintf(&b, "pinned: server/client on CPUs %s  \n", rep.Pin)
 	}
-	var echo, idle []result
+	var echo, idle, hs []result
 	for _, r := range rep.Results {
-		if r.Kind == kindIdle {
+		switch r.Kind {
+		case kindIdle:
 			idle = append(idle, r)
-		} else {
+		case kindHandshake, kindResume:
+			hs = append(hs, r)
+		default:
 			echo = append(echo, r)
 		}
 	}
@@ -57,8 +60,36 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 		}
 	}
-	if len(idle) > 0 {
+	if len(hs) > 0 {
 		if len(echo) > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("| engine | TLS handshake | clients | conn/s | p50 µs | p99 µs | srv CPU s | conn/srv-CPU-s | client CPU | errors | status |\n")
+		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		for _, r := range hs {
+			kind := "full"
+			if r.Kind == kindResume {
+				kind = "resumed"
+			}
+			row := []string{r.Engine, kind, fmt.Sprint(r.Conns)}
+			if r.Status == statusOK || r.Status == statusStarved {
+				row = append(row,
+					fmt.Sprintf("%.0f", r.MsgsPerSec),
+					fmt.Sprintf("%.1f", r.P50us),
+					fmt.Sprintf("%.1f", r.P99us),
+					orDash(r.ServerCPUSec > 0, "%.2f", r.ServerCPUSec),
+					orDash(r.MsgsPerCPUSec > 0, "%.0f", r.MsgsPerCPUSec),
+					fmt.Sprintf("%.0f%%", 100*r.ClientCPUShare),
+				)
+			} else {
+				row = append(row, dash, dash, dash, dash, dash, dash)
+			}
+			row = append(row, fmt.Sprint(r.Errors), statusText(r))
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
+	if len(idle) > 0 {
+		if len(echo) > 0 || len(hs) > 0 {
 			b.WriteString("\n")
 		}
 		b.WriteString("| engine | bufsize | idle conns | RSS before | RSS after | RSS per conn | srv peak RSS | errors | status |\n")
