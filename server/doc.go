@@ -59,6 +59,21 @@
 // per read. Set a fixed size when the bench (go run ./bench -tune) shows one
 // that beats the tuner for your workload.
 //
+// # TLS
+//
+// TLSConfig (build it with the tlsconf package) makes every connection
+// TLS on either engine; the handshake runs on the worker pool within
+// HandshakeTimeout before OnOpen, and OnData gets plaintext. The Evented
+// engine decrypts records on its loops, through crypto/tls over an
+// in-memory transport, so an idle TLS connection holds no goroutine.
+// StartTLS upgrades a plain connection mid-stream (SMTP's or IMAP's
+// STARTTLS):
+//
+//	if cmd == "STARTTLS" {
+//		c.Write([]byte("220 Ready to start TLS\r\n"))
+//		server.StartTLS(c, conf, rest) // rest: input after the command
+//	}
+//
 // # Limits
 //
 // MaxConns bounds open connections; Overflow says what happens beyond it

@@ -144,7 +144,7 @@ func (c *evConn) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.mu.Lock()
-	if c.tls != nil || c.upgrading {
+	if c.tls != nil || c.upgrading || c.up.Load() != nil {
 		return c.writeTLS(p) // releases mu
 	}
 	defer c.mu.Unlock()

@@ -301,8 +301,8 @@ func (l *loop) sweep() {
 		if c == nil {
 			continue
 		}
-		if c.upgrading {
-			continue // StartTLS: HandshakeTimeout bounds it
+		if c.upSubmitted {
+			continue // a StartTLS handshake: HandshakeTimeout bounds it
 		}
 		if c.lingering {
 			// While lingering, lastRead is the last input discarded.

@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 
 	"github.com/sockpool/sockpool/server"
+	"github.com/sockpool/sockpool/tlsconf"
 )
 
 func ExampleServer() {
@@ -60,4 +63,53 @@ func ExampleHandler_onOpenOnClose() {
 	// Output:
 	// opened 1
 	// closed 1
+}
+
+// ExampleServer_tls serves TLS with a development certificate; a client
+// that trusts it gets its echo.
+func ExampleServer_tls() {
+	cert, _ := tlsconf.SelfSigned("localhost")
+	conf, _ := tlsconf.Server(tlsconf.Config{Certificate: cert})
+	srv := &server.Server{
+		Handler:   server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
+		TLSConfig: conf,
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+
+	roots, _ := tlsconf.CertPool(cert)
+	cliConf, _ := tlsconf.Client(tlsconf.ClientConfig{RootCAs: roots, ServerName: "localhost"})
+	c, err := tls.Dial("tcp", ln.Addr().String(), cliConf)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hello"))
+	reply := make([]byte, 5)
+	io.ReadFull(c, reply)
+	fmt.Println(string(reply), tls.VersionName(c.ConnectionState().Version))
+	// Output: hello TLS 1.3
+}
+
+// ExampleStartTLS upgrades a line protocol's connection when the client
+// asks, as SMTP does. Bytes after the command in the same read are the
+// start of the client's handshake.
+func ExampleStartTLS() {
+	cert, _ := tlsconf.SelfSigned("localhost")
+	conf, _ := tlsconf.Server(tlsconf.Config{Certificate: cert})
+	const cmd = "STARTTLS\r\n"
+	srv := &server.Server{
+		Handler: server.HandlerFunc(func(c server.Conn, in []byte) {
+			if c.TLS() == nil && bytes.HasPrefix(in, []byte(cmd)) {
+				c.Write([]byte("220 Ready to start TLS\r\n"))
+				if err := server.StartTLS(c, conf, in[len(cmd):]); err != nil {
+					c.Close()
+				}
+				return
+			}
+			c.Write(in) // after the handshake: plaintext
+		}),
+	}
+	_ = srv // srv.ListenAndServe()
 }

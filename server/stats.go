@@ -11,8 +11,8 @@ type Stats struct {
 	Closed   uint64 // connections that have finished (OnClose has run)
 	Active   int    // connections open now
 
-	BytesIn  uint64 // bytes read and passed to the handler
-	BytesOut uint64 // bytes written to connections
+	BytesIn  uint64 // bytes read and passed to the handler (plaintext, for TLS)
+	BytesOut uint64 // bytes written to connections (plaintext, for TLS)
 
 	Panics       uint64 // handler panics (each closed its connection)
 	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout, WriteTimeout or HandshakeTimeout

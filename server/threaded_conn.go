@@ -31,6 +31,9 @@ type threadedConn struct {
 	rw net.Conn
 	tc atomic.Pointer[tls.Conn]   // the TLS connection, once its handshake is done
 	up atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
+	// upPending holds Writes made between StartTLS and its handshake, for
+	// after it (under wmu).
+	upPending []byte
 
 	// wmu serializes writes (and their deadlines); it is held across the
 	// socket write, which is what lets p be reused once Write returns.
@@ -184,6 +187,11 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 		return 0, ErrConnClosed
 	}
 	srv := c.srv
+	if c.up.Load() != nil {
+		c.upPending = append(c.upPending, p...)
+		c.bytesOut.Add(uint64(len(p)))
+		return len(p), nil
+	}
 	if srv.WriteTimeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(srv.WriteTimeout))
 	}
@@ -291,9 +299,14 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 			if perr != nil {
 				return closeHard, perr
 			}
-			if u := c.up.Swap(nil); u != nil {
+			if u := c.up.Load(); u != nil {
 				c.wmu.Lock() // writes made meanwhile go out encrypted, after it
+				c.up.Store(nil)
 				herr := c.handshake(u.config, u.rest)
+				if herr == nil && len(c.upPending) > 0 {
+					_, herr = c.rw.Write(c.upPending)
+				}
+				c.upPending = nil
 				c.wmu.Unlock()
 				if herr == errStopped {
 					return closeHard, nil

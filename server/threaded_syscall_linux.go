@@ -68,8 +68,9 @@ type sysConn struct {
 	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
 	rcvTimeo  time.Duration
 
-	tc atomic.Pointer[tls.Conn]   // after StartTLS: reads and writes go through it
-	up atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
+	tc        atomic.Pointer[tls.Conn]   // after StartTLS: reads and writes go through it
+	up        atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
+	upPending []byte                     // Writes made before its handshake, for after it (under wmu)
 
 	buf   []byte
 	tune  bool
@@ -132,6 +133,11 @@ func (c *sysConn) Write(p []byte) (int, error) {
 	defer c.wmu.Unlock()
 	if c.wclosed.Load() {
 		return 0, ErrConnClosed
+	}
+	if c.up.Load() != nil {
+		c.upPending = append(c.upPending, p...)
+		c.bytesOut.Add(uint64(len(p)))
+		return len(p), nil
 	}
 	var written int
 	var err error
@@ -309,9 +315,14 @@ func (c *sysConn) readLoop() (closeKind, error) {
 			if c.tune {
 				c.tuner.Observe(n)
 			}
-			if u := c.up.Swap(nil); u != nil {
+			if u := c.up.Load(); u != nil {
 				c.wmu.Lock() // writes made meanwhile go out encrypted, after it
+				c.up.Store(nil)
 				herr := c.handshake(u)
+				if herr == nil && len(c.upPending) > 0 {
+					_, herr = c.tc.Load().Write(c.upPending)
+				}
+				c.upPending = nil
 				c.wmu.Unlock()
 				if herr == errStopped {
 					return closeHard, nil

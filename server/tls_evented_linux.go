@@ -351,14 +351,15 @@ const maxPlaintext = 16 << 10
 // writeTLS encrypts p through c's TLS connection. It is called with c.mu
 // held and returns with it released.
 func (c *evConn) writeTLS(p []byte) (int, error) {
-	if c.upgrading {
-		// A StartTLS handshake is running: keep the plaintext, which the
-		// loop encrypts once it is done, before any later Write.
+	if c.upgrading || c.up.Load() != nil {
+		// StartTLS has been called: keep the plaintext, which the loop
+		// encrypts once the handshake is done, before any later Write.
 		defer c.mu.Unlock()
 		if c.wclosed || c.closedByHandler.Load() {
 			return 0, ErrConnClosed
 		}
 		c.upPending = append(c.upPending, p...)
+		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
 	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() && !c.l.e.onLoop() {
@@ -407,9 +408,17 @@ func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
 // plaintext output already queued (the "go ahead" reply) has been flushed
 // the descriptor leaves the epoll set and a pool worker runs the handshake.
 func (l *loop) beginUpgrade(c *evConn) {
-	u := c.up.Swap(nil)
-	if u == nil || c.fdClosed || c.upgrading || c.stopAsked.Load() {
+	if c.fdClosed || c.upgrading || c.stopAsked.Load() {
 		return // closing: the upgrade is moot
+	}
+	// up and upgrading change together under mu, so that a Write sees one
+	// or the other (see writeTLS).
+	c.mu.Lock()
+	u := c.up.Swap(nil)
+	c.upgrading = u != nil
+	c.mu.Unlock()
+	if u == nil {
+		return
 	}
 	prefix := u.rest
 	c.inMu.Lock()
@@ -421,9 +430,6 @@ func (l *loop) beginUpgrade(c *evConn) {
 	}
 	c.inMu.Unlock()
 	t := newTLSTransport(c, nil, prefix, u.config)
-	c.mu.Lock()
-	c.upgrading = true
-	c.mu.Unlock()
 	c.setWantIn(false) // level-triggered: the ClientHello must not spin the loop
 	c.hs.Store(t)
 	c.upT = t

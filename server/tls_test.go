@@ -334,7 +334,10 @@ type startTLSHandler struct {
 	errs chan error
 }
 
-const goAhead = "220 go ahead\r\n"
+const (
+	goAhead     = "220 go ahead\r\n"
+	secureHello = "250 secure\r\n"
+)
 
 func (h *startTLSHandler) OnData(c Conn, in []byte) {
 	if c.TLS() != nil {
@@ -361,6 +364,8 @@ func (h *startTLSHandler) OnData(c Conn, in []byte) {
 			if err := StartTLS(c, h.conf, nil); !errors.Is(err, ErrAlreadyTLS) {
 				h.errs <- fmt.Errorf("a second StartTLS returned %v, want ErrAlreadyTLS", err)
 			}
+			// Written after StartTLS: must go out encrypted, first.
+			c.Write([]byte(secureHello))
 			c.SetContext(nil)
 			return
 		}
@@ -426,6 +431,10 @@ func TestStartTLS(t *testing.T) {
 			}
 			if err := tc.Handshake(); err != nil {
 				t.Fatalf("pipelined=%v: handshake after STARTTLS: %v", pipelined, err)
+			}
+			hello := make([]byte, len(secureHello))
+			if _, err := io.ReadFull(tc, hello); err != nil || string(hello) != secureHello {
+				t.Fatalf("first TLS data %q, %v; want %q", hello, err, secureHello)
 			}
 			for _, size := range []int{5, 100_000} {
 				msg := pattern(uint64(size), size)
