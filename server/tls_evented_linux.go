@@ -448,6 +448,7 @@ func (l *loop) maybeHandshake(c *evConn) {
 	if err != nil {
 		// A full pool (a StartTLS is rare; retrying on the loop is not
 		// worth its complexity) or a closing server.
+		c.hs.Store(nil)
 		c.upErr = err
 		l.endUpgrade(c)
 	}
