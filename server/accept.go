@@ -56,11 +56,11 @@ func (s *Server) acceptLoop(ln net.Listener, hint int) error {
 			select {
 			case s.slots <- struct{}{}:
 			default:
-				s.reject(nc, "max conns")
+				s.reject(nc, rejectOverload, nil)
 				continue
 			}
 		}
-		if err := s.start(nc, hint); err != nil {
+		if err := s.admit(nc, hint); err != nil {
 			return err
 		}
 	}
@@ -76,6 +76,7 @@ func (s *Server) start(nc net.Conn, hint int) error {
 		return nil
 	}
 	<-s.slots
+	s.releaseClient(nc.RemoteAddr())
 	var fatal *fatalError
 	switch {
 	case s.inShutdown.Load():
@@ -85,7 +86,7 @@ func (s *Server) start(nc net.Conn, hint int) error {
 		nc.Close()
 		return fatal.err
 	}
-	s.reject(nc, err.Error())
+	s.reject(nc, rejectOverload, err)
 	return nil
 }
 
@@ -95,10 +96,17 @@ type fatalError struct{ err error }
 
 func (e *fatalError) Error() string { return e.err.Error() }
 
-// reject closes a connection the server has no room for.
-func (s *Server) reject(nc net.Conn, why string) {
+// reject closes a connection refused before it started and counts it
+// under why (one of the reject constants); err, if not nil, is the detail
+// logged.
+func (s *Server) reject(nc net.Conn, why int, err error) {
 	s.stats.rejected.Add(1)
-	s.log.Debug("connection rejected", "remote", nc.RemoteAddr().String(), "reason", why)
+	s.stats.rejections[why].Add(1)
+	if err != nil {
+		s.log.Debug("connection rejected", "remote", nc.RemoteAddr().String(), "reason", rejectNames[why], "err", err)
+	} else {
+		s.log.Debug("connection rejected", "remote", nc.RemoteAddr().String(), "reason", rejectNames[why])
+	}
 	nc.Close()
 }
 

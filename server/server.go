@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockpool/sockpool/bufs"
 	"github.com/sockpool/sockpool/pool"
+	"github.com/sockpool/sockpool/proxyproto"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -185,6 +186,30 @@ type Server struct {
 	// client that sends garbage fails at once, with an alert.
 	HandshakeTimeout time.Duration
 
+	// MaxConnsPerIP bounds the connections open at once from one client IP
+	// address (on a PROXY protocol server, the client the header names).
+	// Connections beyond it are closed at once and counted in
+	// Stats.Rejections.PerIP. Zero means no limit.
+	MaxConnsPerIP int
+
+	// Access, if not nil, says which clients may connect; the others are
+	// closed at once, before any handler runs, and counted in
+	// Stats.Rejections.Access.
+	Access *Access
+
+	// ProxyProtocol, if not nil, makes every connection begin with a PROXY
+	// protocol header (version 1 or 2, as HAProxy's send-proxy and
+	// send-proxy-v2 write it), accepted only from the peers the Policy
+	// trusts: a connection from anyone else is closed at once, since a
+	// client that could send a header would choose the address the server
+	// sees. The header must arrive whole within the Policy's timeout
+	// (default 5 s); a malformed, truncated or slow one closes the
+	// connection. Both are counted in Stats.Rejections.Proxy. Conn's
+	// RemoteAddr and LocalAddr then report the header's addresses; a LOCAL
+	// header (a load balancer's health check) keeps the connection's own.
+	// Access and MaxConnsPerIP apply to the header's client.
+	ProxyProtocol *proxyproto.Policy
+
 	// Logger receives the server's structured logs: accept errors and
 	// panics (Warn, Error) and rejected connections (Debug). Nil means
 	// silent.
@@ -212,6 +237,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[liveConn]struct{}
+	pending   map[net.Conn]struct{} // connections whose PROXY header is being read
+	perIP     ipCounts
 	firstAddr net.Addr
 	done      chan struct{} // closed when Shutdown or Close begins
 
@@ -297,6 +324,7 @@ func (s *Server) init() error {
 		s.pool = p
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[liveConn]struct{})
+		s.pending = make(map[net.Conn]struct{})
 		s.done = make(chan struct{})
 		s.mu.Unlock()
 	})
@@ -429,6 +457,7 @@ func (s *Server) connDone(c liveConn, opened bool) {
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
 	s.removeConn(c)
+	s.releaseClient(c.RemoteAddr())
 	<-s.slots
 }
 
@@ -481,6 +510,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		c.stop(ErrServerClosed)
 	}
+	s.closePendingLocked()
 	s.mu.Unlock()
 
 	// Poll, as net/http does: connections finish on their own goroutines and
@@ -512,7 +542,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) drained() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.listeners) == 0 && len(s.conns) == 0
+	return len(s.listeners) == 0 && len(s.conns) == 0 && len(s.pending) == 0
 }
 
 // Close closes the listeners and every connection at once, without flushing.
@@ -533,6 +563,15 @@ func (s *Server) closeConns() {
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.abort(ErrServerClosed)
+	}
+	s.closePendingLocked()
+}
+
+// closePendingLocked interrupts the PROXY header reads in progress: their
+// connections have no handler yet, so there is nothing to let finish.
+func (s *Server) closePendingLocked() {
+	for nc := range s.pending {
+		nc.SetReadDeadline(aLongTimeAgo)
 	}
 }
 

@@ -7,9 +7,12 @@ import "sync/atomic"
 // snapshot.
 type Stats struct {
 	Accepted uint64 // connections accepted and handed to the engine
-	Rejected uint64 // connections closed at once: MaxConns reached or no worker under the Reject policy
+	Rejected uint64 // connections closed before they started, for any reason in Rejections
 	Closed   uint64 // connections that have finished (OnClose has run)
 	Active   int    // connections open now
+
+	// Rejections splits Rejected by reason.
+	Rejections Rejections
 
 	BytesIn  uint64 // bytes read and passed to the handler (plaintext, for TLS)
 	BytesOut uint64 // bytes written to connections (plaintext, for TLS)
@@ -47,12 +50,23 @@ type Stats struct {
 	Waiting int
 }
 
+// Rejections counts the connections closed before they started, by reason.
+type Rejections struct {
+	Overload uint64 // MaxConns reached, or no worker free, under the Reject policy
+	PerIP    uint64 // MaxConnsPerIP reached for the client's address
+	Access   uint64 // refused by the Access rules
+	// Proxy counts PROXY protocol failures: a peer that is not a trusted
+	// proxy, and a header that was malformed, truncated or too slow.
+	Proxy uint64
+}
+
 // counters are the Server's running totals. Per-connection byte counts live
 // on the connection (one cache line per connection, not one shared by all)
 // and are added here when the connection closes.
 type counters struct {
 	accepted     atomic.Uint64
 	rejected     atomic.Uint64
+	rejections   [numRejectReasons]atomic.Uint64
 	closed       atomic.Uint64
 	bytesIn      atomic.Uint64
 	bytesOut     atomic.Uint64
@@ -69,8 +83,14 @@ type counters struct {
 // time, from any goroutine.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Accepted:           s.stats.accepted.Load(),
-		Rejected:           s.stats.rejected.Load(),
+		Accepted: s.stats.accepted.Load(),
+		Rejected: s.stats.rejected.Load(),
+		Rejections: Rejections{
+			Overload: s.stats.rejections[rejectOverload].Load(),
+			PerIP:    s.stats.rejections[rejectPerIP].Load(),
+			Access:   s.stats.rejections[rejectAccess].Load(),
+			Proxy:    s.stats.rejections[rejectProxy].Load(),
+		},
 		Closed:             s.stats.closed.Load(),
 		Panics:             s.stats.panics.Load(),
 		Timeouts:           s.stats.timeouts.Load(),

@@ -15,7 +15,7 @@ import (
 // rawConn returns nc's RawConn when nc is a plain socket the threaded engine
 // can read without holding a buffer, or nil.
 func rawConn(nc net.Conn) syscall.RawConn {
-	switch nc.(type) {
+	switch socket(nc).(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
 		return nil

@@ -81,7 +81,7 @@ type sysConn struct {
 // Syscall. It returns nil, nil for a connection that is not a plain socket
 // (a TLS connection, a wrapper): that one is served in Netpoll mode.
 func newSyscallConn(s *Server, nc net.Conn) (*sysConn, error) {
-	switch nc.(type) {
+	switch socket(nc).(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
 		return nil, nil
