@@ -23,13 +23,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sockpool/sockpool/pool"
+	"github.com/sockpool/sockpool/proxyproto"
 	"github.com/sockpool/sockpool/server"
 	"github.com/sockpool/sockpool/tlsconf"
 )
@@ -43,9 +46,8 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
-	srv := &server.Server{
-		Handler: server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
-	}
+	h := &echo{}
+	srv := &server.Server{Handler: h}
 	var (
 		addr     = fs.String("addr", server.DefaultAddr, "address to listen on; a port of 0 picks a free one; a path for -network unix")
 		network  = fs.String("network", "tcp", "tcp or unix")
@@ -66,6 +68,11 @@ func run(args []string) error {
 	fs.DurationVar(&srv.IdleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
 	fs.DurationVar(&srv.ReadTimeout, "read-timeout", 0, "close connections that send nothing this long (0: never)")
 	fs.DurationVar(&srv.WriteTimeout, "write-timeout", 0, "close connections that do not read for this long (0: never)")
+	fs.IntVar(&srv.MaxConnsPerIP, "max-conns-per-ip", 0, "most connections open at once from one client IP address (0: no limit)")
+	allow := fs.String("allow", "", "admit only these clients: comma-separated CIDRs or addresses, and \"unix\" for UNIX-socket clients (default: everyone)")
+	deny := fs.String("deny", "", "refuse these clients: comma-separated CIDRs or addresses")
+	proxyProto := fs.Bool("proxy-protocol", false, "every connection begins with a PROXY protocol v1 or v2 header (from a load balancer such as HAProxy); needs -trusted-proxies")
+	trusted := fs.String("trusted-proxies", "", "with -proxy-protocol: the load balancers' addresses, comma-separated CIDRs or addresses; \"unix\" trusts UNIX-socket peers")
 	var tf tlsFlags
 	fs.BoolVar(&tf.selfSigned, "tls-self-signed", false, "serve TLS with a fresh self-signed certificate for the -addr host (written to a temporary file for clients to trust)")
 	fs.StringVar(&tf.cert, "tls-cert", "", "serve TLS with this PEM certificate chain (with -tls-key)")
@@ -81,6 +88,7 @@ func run(args []string) error {
 			return err
 		}
 		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		h.log = srv.Logger
 	}
 	if *network == "unix" && *addr == server.DefaultAddr {
 		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")
@@ -88,6 +96,12 @@ func run(args []string) error {
 
 	reloader, err := tf.apply(srv, *addr)
 	if err != nil {
+		return err
+	}
+	if srv.Access, err = accessFlags(*allow, *deny); err != nil {
+		return err
+	}
+	if srv.ProxyProtocol, err = proxyFlags(*proxyProto, *trusted); err != nil {
 		return err
 	}
 
@@ -174,6 +188,25 @@ func listen(network, addr string) (net.Listener, error) {
 	return net.Listen(network, addr)
 }
 
+// echo writes back every byte it reads. With -log debug it logs each
+// connection's open and close, with the client's address (the one a PROXY
+// header names, behind a load balancer).
+type echo struct{ log *slog.Logger }
+
+func (e *echo) OnData(c server.Conn, in []byte) { c.Write(in) }
+
+func (e *echo) OnOpen(c server.Conn) {
+	if e.log != nil {
+		e.log.Debug("open", "id", c.ID(), "remote", c.RemoteAddr().String(), "local", c.LocalAddr().String())
+	}
+}
+
+func (e *echo) OnClose(c server.Conn, err error) {
+	if e.log != nil {
+		e.log.Debug("close", "id", c.ID(), "remote", c.RemoteAddr().String(), "err", err)
+	}
+}
+
 // tlsFlags are the TLS command-line options.
 type tlsFlags struct {
 	selfSigned bool
@@ -223,4 +256,62 @@ func (f *tlsFlags) apply(srv *server.Server, addr string) (*tlsconf.Reloader, er
 		return nil, errors.New("-tls-client-ca needs -tls-cert and -tls-key, or -tls-self-signed")
 	}
 	return nil, nil
+}
+
+// splitUnix removes the "unix" entry from a comma-separated list and says
+// whether it was there.
+func splitUnix(list string) (rest string, unix bool) {
+	var keep []string
+	for _, f := range strings.Split(list, ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "unix") {
+			unix = true
+			continue
+		}
+		keep = append(keep, f)
+	}
+	return strings.Join(keep, ","), unix
+}
+
+// accessFlags builds the Access rules of -allow and -deny, or nil when
+// both are empty.
+func accessFlags(allow, deny string) (*server.Access, error) {
+	if strings.TrimSpace(allow) == "" && strings.TrimSpace(deny) == "" {
+		return nil, nil
+	}
+	rest, unix := splitUnix(allow)
+	a := &server.Access{Unix: unix}
+	var err error
+	if a.Allow, err = proxyproto.ParsePrefixes(rest); err != nil {
+		return nil, fmt.Errorf("-allow: %w", err)
+	}
+	if unix && len(a.Allow) == 0 {
+		// "unix" alone: UNIX-socket clients only.
+		a.Deny = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	denied, err := proxyproto.ParsePrefixes(deny)
+	if err != nil {
+		return nil, fmt.Errorf("-deny: %w", err)
+	}
+	a.Deny = append(a.Deny, denied...)
+	return a, nil
+}
+
+// proxyFlags builds the PROXY protocol policy of -proxy-protocol and
+// -trusted-proxies.
+func proxyFlags(on bool, trusted string) (*proxyproto.Policy, error) {
+	if !on {
+		if strings.TrimSpace(trusted) != "" {
+			return nil, errors.New("-trusted-proxies needs -proxy-protocol")
+		}
+		return nil, nil
+	}
+	rest, unix := splitUnix(trusted)
+	prefixes, err := proxyproto.ParsePrefixes(rest)
+	if err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	if len(prefixes) == 0 && !unix {
+		return nil, errors.New("-proxy-protocol needs -trusted-proxies: a header is believed only from a trusted load balancer")
+	}
+	return &proxyproto.Policy{Trusted: prefixes, TrustUnix: unix}, nil
 }
