@@ -20,8 +20,15 @@ import (
 // imported (sockpool never uses it); ignoring them by function name instead
 // would also hide our own pools' goroutines, which have the same names.
 func TestMain(m *testing.M) {
+	if childMain != nil {
+		childMain() // returns unless this process is a test's child
+	}
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
+
+// childMain, when set (by a test file's init), runs before the tests and
+// exits the process when it is a child that a test started.
+var childMain func()
 
 // engineCase is one row of the conformance suite: every server test runs
 // once per row, so a new engine or read mode joins by adding a row.

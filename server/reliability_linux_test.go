@@ -1,0 +1,243 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestResetMidStream: a client that resets its connection (SO_LINGER 0)
+// while the server is echoing to it ends only that connection; another
+// client's echo goes on, and nothing leaks (TestMain).
+func TestResetMidStream(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		rec := newRecorder(echoHandler())
+		srv := ec.configure(&Server{Handler: rec})
+		addr := serve(t, srv, "tcp")
+		good := dial(t, addr)
+		checkEcho(t, roundTrip(t, good, []byte("before")), []byte("before"))
+
+		bad := dial(t, addr)
+		msg := pattern(5, 4<<20)
+		go bad.Write(msg) // more than the buffers hold: the server is mid-echo
+		bad.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(bad, make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+		bad.(*net.TCPConn).SetLinger(0)
+		bad.Close() // RST
+
+		waitFor(t, "the reset connection to close", func() bool { return len(rec.closes()) == 1 })
+		checkEcho(t, roundTrip(t, good, []byte("after")), []byte("after"))
+		if st := srv.Stats(); st.Active != 1 || st.Panics != 0 {
+			t.Errorf("Active %d Panics %d, want 1 and 0", st.Active, st.Panics)
+		}
+	})
+}
+
+// TestPanicEvery100th runs 20 clients against a handler that panics on
+// every 100th call, server-wide: each panic closes the connection it
+// happened on and no other, every other client completes all its round
+// trips with every byte right, and Stats counts each panic.
+func TestPanicEvery100th(t *testing.T) {
+	const clients, trips = 20, 100
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		var calls atomic.Int64
+		srv := ec.configure(&Server{Handler: HandlerFunc(func(c Conn, in []byte) {
+			if calls.Add(1)%100 == 0 {
+				panic("every 100th")
+			}
+			c.Write(in)
+		})})
+		addr := serve(t, srv, "tcp")
+		var wg sync.WaitGroup
+		var completed, cut atomic.Int64
+		errs := make(chan error, clients)
+		for i := range clients {
+			c := dial(t, addr)
+			wg.Go(func() {
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				got := make([]byte, 64)
+				for j := range trips {
+					msg := pattern(uint64(i*trips+j), 64)
+					if _, err := c.Write(msg); err != nil {
+						cut.Add(1)
+						return
+					}
+					if _, err := io.ReadFull(c, got); err != nil {
+						if isTimeout(err) {
+							errs <- fmt.Errorf("client %d: %w", i, err)
+						}
+						cut.Add(1) // its connection was the one that panicked
+						return
+					}
+					if string(got) != string(msg) {
+						errs <- fmt.Errorf("client %d trip %d: echo differs", i, j)
+						return
+					}
+				}
+				completed.Add(1)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		st := srv.Stats()
+		if st.Panics == 0 || uint64(cut.Load()) != st.Panics || completed.Load()+cut.Load() != clients {
+			t.Errorf("Panics %d, connections cut %d, completed %d of %d: each panic must cut exactly its own connection",
+				st.Panics, cut.Load(), completed.Load(), clients)
+		}
+	})
+}
+
+// emfileChildEnv names the environment variable that makes the test binary
+// run emfileChild instead of the tests.
+const emfileChildEnv = "SOCKPOOL_EMFILE_CHILD"
+
+func init() { childMain = emfileChild }
+
+// emfileChild, in the child process of TestEMFILE, is a server with few
+// file descriptors: it prints its address, serves until stdin closes,
+// prints its Stats and exits. Elsewhere it returns at once.
+func emfileChild() {
+	if os.Getenv(emfileChildEnv) == "" {
+		return
+	}
+	limit, _ := strconv.Atoi(os.Getenv(emfileChildEnv))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	srv := &Server{Handler: echoHandler()}
+	go srv.Serve(ln)
+	ents, _ := os.ReadDir("/proc/self/fd")
+	lim := syscall.Rlimit{Cur: uint64(len(ents) + limit), Max: uint64(len(ents) + limit)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println("listening", ln.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	st := srv.Stats()
+	fmt.Println("stats", st.Accepted, st.AcceptErrors)
+	srv.Close()
+	os.Exit(0)
+}
+
+// TestEMFILE runs a server process whose RLIMIT_NOFILE leaves room for
+// about 10 connections, and opens 30: the accept loop runs out of
+// descriptors, backs off instead of spinning (its CPU stays low while the
+// clients wait), and serves every waiting client once descriptors free up.
+func TestEMFILE(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), emfileChildEnv+"=10")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	out := bufio.NewReader(stdout)
+	line, _ := out.ReadString('\n')
+	f := strings.Fields(line)
+	if len(f) != 2 || f[0] != "listening" {
+		t.Fatalf("child said %q", line)
+	}
+	addr := f[1]
+
+	// 30 clients; about 10 are served at once, the rest wait.
+	const n = 30
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr) // the kernel completes the handshake: the backlog holds them
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+		c.Write([]byte(fmt.Sprintf("client %02d", i)))
+	}
+	served := func(c net.Conn, d time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(d))
+		got := make([]byte, 9)
+		_, err := io.ReadFull(c, got)
+		return err == nil
+	}
+	first := -1
+	for i, c := range conns {
+		if served(c, 2*time.Second) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatal("no client was served")
+	}
+	cpu0 := childCPU(t, cmd.Process.Pid)
+	time.Sleep(time.Second) // out of descriptors: a spinning acceptor would burn this second
+	if used := childCPU(t, cmd.Process.Pid) - cpu0; used > 300*time.Millisecond {
+		t.Errorf("the server used %v of CPU in 1 s while out of descriptors: it spins", used)
+	}
+	// Free descriptors: close the clients served so far, one by one, and
+	// every waiting client must then be served.
+	servedCount := 0
+	for i, c := range conns {
+		if i < first {
+			continue
+		}
+		if i == first || served(c, 100*time.Millisecond) {
+			servedCount++
+			c.Close()
+			continue
+		}
+		// Waiting: free more descriptors until it is served.
+		deadline := time.Now().Add(15 * time.Second)
+		for !served(c, 200*time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("client %d was never served after descriptors were freed", i)
+			}
+		}
+		servedCount++
+		c.Close()
+	}
+	stdin.Close()
+	line, _ = out.ReadString('\n')
+	var accepted, acceptErrors int
+	if _, err := fmt.Sscanf(line, "stats %d %d", &accepted, &acceptErrors); err != nil {
+		t.Fatalf("child's stats line %q: %v", line, err)
+	}
+	if acceptErrors == 0 || accepted < n-first {
+		t.Errorf("child accepted %d with %d accept errors; want at least %d accepted and some EMFILE backed off from", accepted, acceptErrors, n-first)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+
+}
+
+// childCPU returns the CPU time (user and system) of process pid.
+func childCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
