@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -31,6 +32,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sockpool/sockpool/metrics"
 	"github.com/sockpool/sockpool/pool"
 	"github.com/sockpool/sockpool/proxyproto"
 	"github.com/sockpool/sockpool/server"
@@ -73,6 +78,7 @@ func run(args []string) error {
 	deny := fs.String("deny", "", "refuse these clients: comma-separated CIDRs or addresses")
 	proxyProto := fs.Bool("proxy-protocol", false, "every connection begins with a PROXY protocol v1 or v2 header (from a load balancer such as HAProxy); needs -trusted-proxies")
 	trusted := fs.String("trusted-proxies", "", "with -proxy-protocol: the load balancers' addresses, comma-separated CIDRs or addresses; \"unix\" trusts UNIX-socket peers")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (the server's Stats) at http://ADDR/metrics")
 	var tf tlsFlags
 	fs.BoolVar(&tf.selfSigned, "tls-self-signed", false, "serve TLS with a fresh self-signed certificate for the -addr host (written to a temporary file for clients to trust)")
 	fs.StringVar(&tf.cert, "tls-cert", "", "serve TLS with this PEM certificate chain (with -tls-key)")
@@ -103,6 +109,14 @@ func run(args []string) error {
 	}
 	if srv.ProxyProtocol, err = proxyFlags(*proxyProto, *trusted); err != nil {
 		return err
+	}
+
+	if *metricsAddr != "" {
+		stop, err := serveMetrics(srv, *metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	// Catch the signals before saying "listening": a script may send one as
@@ -314,4 +328,21 @@ func proxyFlags(on bool, trusted string) (*proxyproto.Policy, error) {
 		return nil, errors.New("-proxy-protocol needs -trusted-proxies: a header is believed only from a trusted load balancer")
 	}
 	return &proxyproto.Policy{Trusted: prefixes, TrustUnix: unix}, nil
+}
+
+// serveMetrics serves srv's Stats for Prometheus at http://addr/metrics
+// until stop is called.
+func serveMetrics(srv *server.Server, addr string) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(srv, &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo"}}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "echo: metrics at http://%s/metrics\n", ln.Addr())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	return func() { hs.Close() }, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,5 +198,76 @@ func TestAccessAndProxyFlags(t *testing.T) {
 		if bad.err() == nil {
 			t.Errorf("%s accepted", bad.name)
 		}
+	}
+}
+
+// TestMetricsEndpoint scrapes -metrics-addr after some echoes and a
+// refused connection: the counters match what happened.
+func TestMetricsEndpoint(t *testing.T) {
+	cmd, addr, stderr := startEcho(t, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-max-conns-per-ip", "1")
+	re := regexp.MustCompile(`metrics at (http://\S+/metrics)\n`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(10 * time.Millisecond) {
+		if m = re.FindStringSubmatch(stderr.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no metrics address in stderr: %s", stderr.String())
+		}
+	}
+	for i := range 3 {
+		echoRoundTrip(t, addr, fmt.Sprintf("metrics %d", i))
+	}
+	hold, err := net.Dial("tcp", addr) // holds the address's one slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	echoRoundTripOn(t, hold, "hold")
+	refused, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := refused.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("second connection from one IP: read %d, %v; want it refused", n, err)
+	}
+	refused.Close()
+
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if strings.Contains(body, `sockpool_connections_accepted_total{server="echo"} 4`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed 4 accepted connections:\n%s", body)
+		}
+	}
+	for _, want := range []string{
+		`sockpool_connections_rejected_total{server="echo"} 1`,
+		`sockpool_connections_active{server="echo"} 1`,
+		`sockpool_bytes_read_total{server="echo"} 31`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v", err)
+	}
+}
+
+func echoRoundTripOn(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte(msg))
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+		t.Fatalf("echo: %q, %v", got, err)
 	}
 }
