@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
+	"strings"
 	"testing"
 
 	"github.com/sockpool/sockpool/proxyproto"
@@ -113,4 +115,80 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// FuzzAppendTo encodes headers built from arbitrary fields: AppendTo
+// either fails with ErrInvalidHeader and leaves dst alone, or writes a
+// header that Parse reads back whole and the same.
+func FuzzAppendTo(f *testing.F) {
+	f.Add(uint8(1), uint8(0), []byte{192, 0, 2, 1}, []byte{198, 51, 100, 7}, uint16(56324), uint16(443), "", "", []byte(nil))
+	f.Add(uint8(2), uint8(0), make([]byte, 16), []byte{10, 0, 0, 1}, uint16(1), uint16(2), "", "", []byte("\x01\x00\x02h2"))
+	f.Add(uint8(2), uint8(1), []byte{1, 2, 3, 4}, []byte{5, 6, 7, 8}, uint16(0), uint16(0), "", "", []byte("\x03\x00\x04\x00\x00\x00\x00"))
+	f.Add(uint8(2), uint8(2), []byte(nil), []byte(nil), uint16(0), uint16(0), "/run/a.sock", "@abstract", []byte("\x20\x00\x05\x01\x00\x00\x00\x00"))
+	f.Add(uint8(2), uint8(3), []byte(nil), []byte(nil), uint16(0), uint16(0), "", "", []byte(nil))
+	f.Add(uint8(1), uint8(4), []byte(nil), []byte(nil), uint16(0), uint16(0), "", "", []byte(nil))
+	f.Fuzz(func(t *testing.T, version, kind uint8, sip, dip []byte, sport, dport uint16, sname, dname string, tlvBytes []byte) {
+		h := &proxyproto.Header{Version: int(version % 4), Command: proxyproto.Proxy}
+		switch kind % 6 {
+		case 0:
+			h.Source, h.Destination = &net.TCPAddr{IP: sip, Port: int(sport)}, &net.TCPAddr{IP: dip, Port: int(dport)}
+		case 1:
+			h.Source, h.Destination = &net.UDPAddr{IP: sip, Port: int(sport)}, &net.UDPAddr{IP: dip, Port: int(dport)}
+		case 2:
+			h.Source, h.Destination = &net.UnixAddr{Name: sname, Net: "unix"}, &net.UnixAddr{Name: dname, Net: "unix"}
+		case 3:
+			h.Command = proxyproto.Local
+		case 4: // no addresses: UNKNOWN or UNSPEC
+		case 5:
+			h.Source = &net.TCPAddr{IP: sip, Port: int(sport)}
+		}
+		// TLVs: a type byte, a length byte, then that many bytes.
+		for rest := tlvBytes; len(rest) >= 2; {
+			n := min(int(rest[1]), len(rest)-2)
+			h.TLVs = append(h.TLVs, proxyproto.TLV{Type: proxyproto.TLVType(rest[0]), Value: rest[2 : 2+n]})
+			rest = rest[2+n:]
+		}
+
+		dst := []byte("dst")
+		b, err := h.AppendTo(dst)
+		if err != nil {
+			if !errors.Is(err, proxyproto.ErrInvalidHeader) || string(b) != "dst" {
+				t.Fatalf("AppendTo = %q, %v", b, err)
+			}
+			return
+		}
+		b = b[3:]
+		got, n, err := proxyproto.Parser{MaxHeaderSize: 1<<16 + 16}.Parse(b)
+		if err != nil || n != len(b) {
+			if errors.Is(err, proxyproto.ErrMalformed) && h.Version == 2 {
+				// AppendTo writes TLVs as given: a TypeSSL value with a
+				// bad layout is the caller's to get right.
+				if _, ok := h.TLV(proxyproto.TypeSSL); ok {
+					return
+				}
+			}
+			t.Fatalf("Parse(AppendTo(%v)) = %v, %d, %v; want %d bytes", h, got, n, err, len(b))
+		}
+		want := *h
+		if u, ok := h.Source.(*net.UnixAddr); ok {
+			// The 108-byte field cannot hold a name's trailing NULs, nor
+			// tell "@" (an empty abstract name) from "".
+			want.Source = &net.UnixAddr{Name: unixNorm(u.Name), Net: u.Net}
+			want.Destination = &net.UnixAddr{Name: unixNorm(h.Destination.(*net.UnixAddr).Name), Net: u.Net}
+		}
+		if err := sameHeader(got, &want, true); err != nil {
+			t.Fatalf("round trip of %v: %v", h, err)
+		}
+	})
+}
+
+// unixNorm is what a UNIX name that AppendTo accepted parses back as.
+func unixNorm(name string) string {
+	if name, ok := strings.CutPrefix(name, "@"); ok {
+		if name = strings.TrimRight(name, "\x00"); name == "" {
+			return ""
+		}
+		return "@" + name
+	}
+	return name
 }

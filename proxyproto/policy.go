@@ -45,10 +45,19 @@ func (p *Policy) Trusts(addr net.Addr) bool {
 	var ip net.IP
 	switch a := addr.(type) {
 	case *net.TCPAddr:
+		if a == nil {
+			return false
+		}
 		ip = a.IP
 	case *net.UDPAddr:
+		if a == nil {
+			return false
+		}
 		ip = a.IP
 	case *net.IPAddr:
+		if a == nil {
+			return false
+		}
 		ip = a.IP
 	case *net.UnixAddr:
 		return p.TrustUnix

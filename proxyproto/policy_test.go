@@ -97,6 +97,9 @@ func TestPolicyTrusts(t *testing.T) {
 		{name: "other ip", addr: otherAddr{"tcp", "10.0.0.1:80"}, want: true, wantUnix: true},
 		{name: "other garbage", addr: otherAddr{"tcp", "garbage"}},
 		{name: "nil", addr: nil},
+		{name: "nil TCPAddr", addr: (*net.TCPAddr)(nil)},
+		{name: "nil UDPAddr", addr: (*net.UDPAddr)(nil)},
+		{name: "nil IPAddr", addr: (*net.IPAddr)(nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
