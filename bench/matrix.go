@@ -54,10 +54,10 @@ func (cfg *config) cells() []cell {
 					if b == 0 && !tunable(e) {
 						continue
 					}
-					if cfg.tls != tlsOn {
+					if cfg.tls != tlsOn { // off (or unset) and both
 						out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
 					}
-					if cfg.tls != tlsOff && tlsEngine(e) {
+					if (cfg.tls == tlsOn || cfg.tls == tlsBoth) && tlsEngine(e) {
 						out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n, TLS: true})
 					}
 				}
