@@ -38,18 +38,21 @@ func (c cell) String() string {
 	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", engine, fmtSize(c.Size), fmtBuf(c.BufSize), c.Conns)
 }
 
-// cells lists the matrix with the engine varying fastest, so that the
-// engines' cells for one workload run back to back: this shared machine has
-// slow spells a minute or so long, and when cells ran engine by engine one
-// engine could take a whole spell (the same engine measured 30% apart in two
-// quick runs minutes apart). The idle-connection cells come last. A buffer
-// size of 0 (auto, the tuner) is for sockpool's engines only: the peers
-// have no tuner, so they get no auto cells.
+// cells lists the matrix with the engine varying fastest, then the
+// buffer size, so that every cell of one workload (message size and
+// connections) runs back to back: this shared machine has slow spells a
+// minute or so long, and when cells ran engine by engine one engine could
+// take a whole spell (the same engine measured 30% apart in two quick runs
+// minutes apart); with the buffer size outermost, a spell made one buffer
+// size look 30% slower than the next in a -tune run. The handshake and
+// idle-connection cells come last. A buffer size of 0 (auto, the tuner) is
+// for sockpool's engines only: the peers have no tuner, so they get no
+// auto cells.
 func (cfg *config) cells() []cell {
 	var out []cell
-	for _, b := range cfg.bufSizes {
-		for _, s := range cfg.sizes {
-			for _, n := range cfg.conns {
+	for _, s := range cfg.sizes {
+		for _, n := range cfg.conns {
+			for _, b := range cfg.bufSizes {
 				for _, e := range cfg.engines {
 					if b == 0 && !tunable(e) {
 						continue
