@@ -155,23 +155,7 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 		close(done)
 	}()
 
-	interrupted := !sleepCtx(ctx, spec.Warmup, done)
-	phase.Store(phaseMeasure)
-	start, cpu0 := time.Now(), selfCPU()
-	var srv0 time.Duration
-	if spec.ServerCPU != nil {
-		srv0, res.CPUErr = spec.ServerCPU()
-	}
-	if !interrupted {
-		interrupted = !sleepCtx(ctx, spec.Duration, done)
-	}
-	phase.Store(phaseStop)
-	res.Window, res.ClientCPU = time.Since(start), selfCPU()-cpu0
-	if spec.ServerCPU != nil && res.CPUErr == nil {
-		var srv1 time.Duration
-		srv1, res.CPUErr = spec.ServerCPU()
-		res.ServerCPU = srv1 - srv0
-	}
+	interrupted := res.measure(ctx, &phase, done, spec.Warmup, spec.Duration, spec.ServerCPU)
 
 	// Let the round trips in flight finish, then cut the reads of
 	// connections the server never answered (a starved connection waits
@@ -195,17 +179,52 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 			}
 		}
 	}
-	if interrupted && res.FirstErr == nil {
-		res.Errors++
-		res.FirstErr = fmt.Errorf("bench: run cut short: %w", context.Cause(ctx))
-		if ctx.Err() == nil {
-			res.FirstErr = errors.New("bench: every connection stopped before the window ended")
-		}
+	if interrupted {
+		res.cutShort(ctx, "connection")
 	}
 	for _, s := range shards {
 		res.Hist.Merge(s.h)
 	}
 	return res
+}
+
+// measure runs a cell's phases while its workers (which close done when
+// they have all stopped) run: warm-up, then the measured window, whose
+// length and client and server CPU time it records in res, then stop. It
+// reports true when ctx or the workers ended it before the window was over.
+func (res *loadResult) measure(ctx context.Context, phase *atomic.Int32, done <-chan struct{},
+	warmup, window time.Duration, serverCPU func() (time.Duration, error)) (interrupted bool) {
+	interrupted = !sleepCtx(ctx, warmup, done)
+	phase.Store(phaseMeasure)
+	start, cpu0 := time.Now(), selfCPU()
+	var srv0 time.Duration
+	if serverCPU != nil {
+		srv0, res.CPUErr = serverCPU()
+	}
+	if !interrupted {
+		interrupted = !sleepCtx(ctx, window, done)
+	}
+	phase.Store(phaseStop)
+	res.Window, res.ClientCPU = time.Since(start), selfCPU()-cpu0
+	if serverCPU != nil && res.CPUErr == nil {
+		var srv1 time.Duration
+		srv1, res.CPUErr = serverCPU()
+		res.ServerCPU = srv1 - srv0
+	}
+	return interrupted
+}
+
+// cutShort fails a run whose window was cut short, unless an error of
+// the workers (whom what names) already explains it.
+func (res *loadResult) cutShort(ctx context.Context, what string) {
+	if res.FirstErr != nil {
+		return
+	}
+	res.Errors++
+	res.FirstErr = fmt.Errorf("bench: run cut short: %w", context.Cause(ctx))
+	if ctx.Err() == nil {
+		res.FirstErr = fmt.Errorf("bench: every %s stopped before the window ended", what)
+	}
 }
 
 // sleepCtx waits for d and reports true, or reports false as soon as ctx is

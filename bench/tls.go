@@ -149,23 +149,7 @@ func runHandshakes(ctx context.Context, spec handshakeSpec) *loadResult {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 
-	interrupted := !sleepCtx(ctx, spec.Warmup, done)
-	phase.Store(phaseMeasure)
-	start, cpu0 := time.Now(), selfCPU()
-	var srv0 time.Duration
-	if spec.ServerCPU != nil {
-		srv0, res.CPUErr = spec.ServerCPU()
-	}
-	if !interrupted {
-		interrupted = !sleepCtx(ctx, spec.Duration, done)
-	}
-	phase.Store(phaseStop)
-	res.Window, res.ClientCPU = time.Since(start), selfCPU()-cpu0
-	if spec.ServerCPU != nil && res.CPUErr == nil {
-		var srv1 time.Duration
-		srv1, res.CPUErr = spec.ServerCPU()
-		res.ServerCPU = srv1 - srv0
-	}
+	interrupted := res.measure(ctx, &phase, done, spec.Warmup, spec.Duration, spec.ServerCPU)
 	<-done // every step is bounded by dialTimeout and handshakeTimeout
 	for i, err := range errs {
 		if err != nil {
@@ -175,12 +159,8 @@ func runHandshakes(ctx context.Context, spec handshakeSpec) *loadResult {
 			}
 		}
 	}
-	if interrupted && res.FirstErr == nil {
-		res.Errors++
-		res.FirstErr = fmt.Errorf("bench: run cut short: %w", context.Cause(ctx))
-		if ctx.Err() == nil {
-			res.FirstErr = errors.New("bench: every client stopped before the window ended")
-		}
+	if interrupted {
+		res.cutShort(ctx, "client")
 	}
 	return res
 }

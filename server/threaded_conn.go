@@ -29,11 +29,7 @@ type threadedConn struct {
 	// over it. Only the worker changes it, holding wmu; writers read it
 	// under wmu.
 	rw net.Conn
-	tc atomic.Pointer[tls.Conn]   // the TLS connection, once its handshake is done
-	up atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
-	// upPending holds Writes made between StartTLS and its handshake, for
-	// after it (under wmu).
-	upPending []byte
+	workerTLS
 
 	// wmu serializes writes (and their deadlines); it is held across the
 	// socket write, which is what lets p be reused once Write returns.
@@ -45,7 +41,7 @@ type threadedConn struct {
 	stopping atomic.Bool // stop reading: Close or Shutdown asked for it
 	wclosed  atomic.Bool // writes fail with ErrConnClosed
 
-	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
+	activity
 
 	// raw lets the worker wait for readiness holding no buffer and take a
 	// pooled one only for the read itself, so an idle connection holds only
@@ -118,27 +114,6 @@ func (c *threadedConn) release(buf []byte, n int) {
 func (c *threadedConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
 func (c *threadedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-func (c *threadedConn) TLS() *tls.ConnectionState {
-	if tc := c.tc.Load(); tc != nil {
-		st := tc.ConnectionState()
-		return &st
-	}
-	return nil
-}
-
-// StartTLS asks the worker to run a TLS handshake once OnData returns; see
-// the package's StartTLS.
-func (c *threadedConn) StartTLS(config *tls.Config, rest []byte) error {
-	u, err := newUpgrade(config, rest)
-	if err != nil {
-		return err
-	}
-	if c.tc.Load() != nil || !c.up.CompareAndSwap(nil, u) {
-		return ErrAlreadyTLS
-	}
-	return nil
-}
-
 // handshake runs the server side of a TLS handshake over the socket (after
 // prefix, input already read), within HandshakeTimeout, and makes the
 // connection read and write through TLS. Writers must be held off (wmu)
@@ -197,9 +172,7 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 	}
 	n, err := c.rw.Write(p)
 	c.bytesOut.Add(uint64(n))
-	if srv.IdleTimeout > 0 {
-		c.lastWrite.Store(time.Now().UnixNano())
-	}
+	c.wrote(srv)
 	if err != nil {
 		switch {
 		case c.wclosed.Load():
@@ -333,14 +306,8 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 			return closeClean, nil
 		}
 		if timeouts && isTimeout(err) {
-			now := time.Now()
-			if srv.ReadTimeout > 0 && now.Sub(readStart) >= srv.ReadTimeout {
-				srv.stats.timeouts.Add(1)
-				return closeHard, ErrReadTimeout
-			}
-			if srv.IdleTimeout > 0 && now.Sub(c.lastActive(readStart)) >= srv.IdleTimeout {
-				srv.stats.timeouts.Add(1)
-				return closeHard, ErrIdleTimeout
+			if terr := c.expired(srv, readStart); terr != nil {
+				return closeHard, terr
 			}
 			continue // writes kept the connection busy: not idle yet
 		}
@@ -368,14 +335,6 @@ func (c *threadedConn) armRead(now time.Time) (stopping bool) {
 	}
 	c.nc.SetReadDeadline(d)
 	return false
-}
-
-// lastActive returns the later of readStart and the last write.
-func (c *threadedConn) lastActive(readStart time.Time) time.Time {
-	if lw := c.lastWrite.Load(); lw > readStart.UnixNano() {
-		return time.Unix(0, lw)
-	}
-	return readStart
 }
 
 // guard calls f, turning a panic into a *PanicError.

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -65,12 +64,10 @@ type sysConn struct {
 	stopping atomic.Bool
 	wclosed  atomic.Bool
 
-	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
-	rcvTimeo  time.Duration
+	activity
+	rcvTimeo time.Duration
 
-	tc        atomic.Pointer[tls.Conn]   // after StartTLS: reads and writes go through it
-	up        atomic.Pointer[tlsUpgrade] // a StartTLS waiting for OnData to return
-	upPending []byte                     // Writes made before its handshake, for after it (under wmu)
+	workerTLS // after StartTLS, reads and writes go through tc
 
 	buf   []byte
 	tune  bool
@@ -150,9 +147,7 @@ func (c *sysConn) Write(p []byte) (int, error) {
 		written, err = c.writeFD(p)
 	}
 	c.bytesOut.Add(uint64(written))
-	if c.srv.IdleTimeout > 0 {
-		c.lastWrite.Store(time.Now().UnixNano())
-	}
+	c.wrote(c.srv)
 	if err != nil {
 		c.abort(err)
 	}
@@ -348,14 +343,8 @@ func (c *sysConn) readLoop() (closeKind, error) {
 			if !timeouts {
 				continue
 			}
-			now := time.Now()
-			if srv.ReadTimeout > 0 && now.Sub(readStart) >= srv.ReadTimeout {
-				srv.stats.timeouts.Add(1)
-				return closeHard, ErrReadTimeout
-			}
-			if srv.IdleTimeout > 0 && now.Sub(c.lastActive(readStart)) >= srv.IdleTimeout {
-				srv.stats.timeouts.Add(1)
-				return closeHard, ErrIdleTimeout
+			if terr := c.expired(srv, readStart); terr != nil {
+				return closeHard, terr
 			}
 			continue // writes kept the connection busy: not idle yet
 		}
@@ -414,13 +403,6 @@ func (c *sysConn) setRcvTimeo(d time.Duration) error {
 	}
 	c.rcvTimeo = d
 	return nil
-}
-
-func (c *sysConn) lastActive(readStart time.Time) time.Time {
-	if lw := c.lastWrite.Load(); lw > readStart.UnixNano() {
-		return time.Unix(0, lw)
-	}
-	return readStart
 }
 
 // finish closes the socket the way kind says, runs OnClose and releases the

@@ -15,27 +15,6 @@ import (
 // sysTransport, which reads and writes the blocking descriptor as the
 // plain connection does, so the worker keeps its blocking reads.
 
-func (c *sysConn) TLS() *tls.ConnectionState {
-	if tc := c.tc.Load(); tc != nil {
-		st := tc.ConnectionState()
-		return &st
-	}
-	return nil
-}
-
-// StartTLS asks the worker to run a TLS handshake once OnData returns; see
-// the package's StartTLS.
-func (c *sysConn) StartTLS(config *tls.Config, rest []byte) error {
-	u, err := newUpgrade(config, rest)
-	if err != nil {
-		return err
-	}
-	if c.tc.Load() != nil || !c.up.CompareAndSwap(nil, u) {
-		return ErrAlreadyTLS
-	}
-	return nil
-}
-
 // handshake runs the server side of a TLS handshake on the worker within
 // HandshakeTimeout; the caller holds wmu. A stop makes it return
 // errStopped.
