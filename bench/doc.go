@@ -11,6 +11,7 @@
 //	go run ./bench -pin 0/1 -cpuprofile gen.prof     # server on CPU 0, bench on CPU 1; profile the generator
 //	go run ./bench -tune -sizes 64k -conns 5         # sweep read-buffer sizes for one workload; recommends one
 //	go run ./bench -tls=both -sizes 1k,64k -conns 50 -handshakes 8   # TLS against plain, and handshakes/s
+//	go run ./bench -engines evented,net -sizes 64 -conns 50,100 -rounds 5   # medians of 5 rounds, with ranges
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
@@ -47,6 +48,16 @@
 // srv peak RSS is the server's VmHWM. rt/conn min–max shows fairness: a
 // cell in which some connection completed no round trip is flagged
 // "STARVED n/N", however good its total looks.
+//
+// A single cell on a shared machine can move by 10% between runs. -rounds
+// N runs the whole matrix N times; within each round the cells of one
+// workload run back to back, in an order rotated by one every round, so no
+// engine always runs first or last. Each row is then the cell's median
+// round (by msg/s, conn/s or RSS per connection; the lower middle one for
+// an even N, so all of a row's figures were measured together), and the
+// main figure shows its range over the rounds in brackets: 52210
+// (49.9k–54.0k). results.json and results.csv keep every round's figure. A
+// cell that fails in any round fails; one starved in any round is flagged.
 //
 // An idle cell (-idle) opens that many connections, makes each echo one
 // checked message so that each is known to be served, and reports the

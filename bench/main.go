@@ -66,6 +66,7 @@ type config struct {
 	report     string
 	charts     bool
 	pipeline   int
+	rounds     int // times the matrix is run; each cell reports its median round
 	pin        *pinning
 	pinText    string
 	tls        string // tlsOff, tlsOn or tlsBoth
@@ -200,6 +201,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.report, "report", "", "print the table of an earlier run's results.json and exit")
 	fs.BoolVar(&cfg.charts, "charts", true, "draw charts (PNG and SVG) into -out at the end of the run, and beside results.json with -report")
 	fs.IntVar(&cfg.pipeline, "pipeline", 1, "messages in flight per connection: each writes this many, then reads and checks their echoes in order")
+	fs.IntVar(&cfg.rounds, "rounds", 1, "run the matrix this many times, rotating the order of each workload's cells, and report each cell's median round with the range of its msg/s (conn/s, RSS per conn) over the rounds")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of bench itself (the load generator) to this file")
 	cfg.tls = tlsOff
 	fs.Var(tlsFlag{&cfg.tls}, "tls", "run the echo cells over TLS (tlsconf defaults, a self-signed certificate): -tls, or -tls=both for plain and TLS side by side; engines without TLS (gnet, nbio) get no TLS cells")
@@ -257,6 +259,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if s > maxSize/cfg.pipeline {
 			return nil, fmt.Errorf("-pipeline %d × -sizes %s is over %s in flight per connection", cfg.pipeline, fmtSize(s), fmtSize(maxSize))
 		}
+	}
+	if cfg.rounds < 1 || cfg.rounds > maxRounds {
+		return nil, fmt.Errorf("-rounds: %d is out of range [1, %d]", cfg.rounds, maxRounds)
 	}
 	if cfg.duration <= 0 || cfg.warmup < 0 {
 		return nil, errors.New("-duration must be positive and -warmup not negative")

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +37,7 @@ func TestSmoke(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "run")
 	args := []string{"-engines", "threaded,net", "-sizes", "256", "-conns", "4",
-		"-duration", "1s", "-warmup", "200ms", "-idle", "50", "-out", out}
+		"-duration", "1s", "-warmup", "200ms", "-idle", "50", "-rounds", "2", "-out", out}
 	var stdout, stderr bytes.Buffer
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("run = %d; stderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
@@ -54,6 +54,10 @@ func TestSmoke(t *testing.T) {
 		if r.Status != statusOK {
 			t.Errorf("%s %s cell: status %s (%s)", r.Engine, r.Kind, r.Status, r.Error)
 			continue
+		}
+		if r.Rounds != 2 || len(r.RoundValues) != 2 || r.RoundMin > r.figure() || r.figure() > r.RoundMax {
+			t.Errorf("%s %s cell: rounds %d, values %v, range %v–%v, figure %v", r.Engine, r.Kind,
+				r.Rounds, r.RoundValues, r.RoundMin, r.RoundMax, r.figure())
 		}
 		switch r.Kind {
 		case kindEcho:
@@ -75,7 +79,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rows, rep.Results) {
+	if !reflect.DeepEqual(rows, rep.Results) {
 		t.Errorf("results.csv differs from results.json:\n%+v\n%+v", rows, rep.Results)
 	}
 	for _, name := range []string{"command.txt", "machine.txt"} {
@@ -105,7 +109,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("stderr does not list chart %s:\n%s", name, stderr.String())
 		}
 	}
-	if !strings.Contains(stderr.String(), "cell 4/4") {
+	if !strings.Contains(stderr.String(), "round 2/2  cell 8/8") {
 		t.Errorf("no progress line for the last cell in stderr:\n%s", stderr.String())
 	}
 }

@@ -168,18 +168,33 @@ func runMatrix(ctx context.Context, cfg *config, args []string, stderr io.Writer
 		return nil, err
 	}
 
+	if cfg.rounds > 1 {
+		rep.Rounds = cfg.rounds
+	}
 	cells := cfg.cells()
-	prog := newProgress(stderr, cfg, cells)
-	for i, c := range cells {
+	order := schedule(cells, max(cfg.rounds, 1))
+	run := make([]cell, len(order))
+	for k, i := range order {
+		run[k] = cells[i]
+	}
+	prog := newProgress(stderr, cfg, run)
+	rounds := make([][]result, len(cells))
+	for k, i := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		prog.begin(i)
-		rep.Results = append(rep.Results, r.runCell(ctx, i, c))
-		prog.end(i)
+		prog.begin(k)
+		rounds[i] = append(rounds[i], r.runCell(ctx, i, cells[i]))
+		prog.end(k)
 	}
 	prog.finish()
 	rep.Elapsed = time.Since(prog.start)
+	// An interrupted run keeps the cells it measured at least once.
+	for _, rs := range rounds {
+		if len(rs) > 0 {
+			rep.Results = append(rep.Results, combineRounds(rs))
+		}
+	}
 
 	if err := writeJSON(filepath.Join(cfg.out, "results.json"), rep); err != nil {
 		return nil, err
@@ -297,7 +312,7 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	return res
 }
 
-// progress draws the live progress line on stderr: the cell, the time
+// progress draws the live progress line on stderr: the cell (and round), the time
 // elapsed and an estimate of the time left. On a terminal the line is
 // redrawn in place; otherwise each cell gets a line.
 type progress struct {
@@ -329,8 +344,12 @@ func (p *progress) begin(i int) {
 		// Scale the estimate by how the cells so far compared with theirs.
 		left = time.Duration(float64(left) * float64(p.elapsed) / float64(p.spent))
 	}
-	line := fmt.Sprintf("cell %d/%d  %-44s elapsed %s  remaining ~%s",
-		i+1, len(p.cells), p.cells[i], clock(time.Since(p.start)), clock(left))
+	round := ""
+	if p.cfg.rounds > 1 {
+		round = fmt.Sprintf("round %d/%d  ", i/(len(p.cells)/p.cfg.rounds)+1, p.cfg.rounds)
+	}
+	line := fmt.Sprintf("%scell %d/%d  %-44s elapsed %s  remaining ~%s",
+		round, i+1, len(p.cells), p.cells[i], clock(time.Since(p.start)), clock(left))
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 	} else {

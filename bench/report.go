@@ -67,6 +67,15 @@ type result struct {
 	RSSBefore  int64   `json:"rss_before,omitempty"` // bytes, VmRSS with one connection
 	RSSAfter   int64   `json:"rss_after,omitempty"`  // bytes, VmRSS with Conns more
 	RSSPerConn float64 `json:"rss_per_conn,omitempty"`
+
+	// With -rounds N > 1 every figure above is from the cell's median
+	// round; these give every round's main figure (msg/s, conn/s or RSS
+	// per connection, see result.figure), in the order the rounds ran,
+	// and their range.
+	Rounds      int       `json:"rounds,omitempty"`
+	RoundValues []float64 `json:"round_values,omitempty"`
+	RoundMin    float64   `json:"round_min,omitempty"`
+	RoundMax    float64   `json:"round_max,omitempty"`
 }
 
 // A report is a whole run: what results.json holds.
@@ -76,6 +85,7 @@ type report struct {
 	Warmup   string        `json:"warmup"`
 	Pin      string        `json:"pin,omitempty"` // -pin SERVER/CLIENT CPU lists
 	Duration string        `json:"duration"`
+	Rounds   int           `json:"rounds,omitempty"` // -rounds, when over 1
 	Machine  machineInfo   `json:"machine"`
 	Results  []result      `json:"results"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
@@ -199,6 +209,29 @@ func floatCol(name string, f func(*result) *float64) column {
 		}}
 }
 
+// floatsCol is a list of numbers in one field, separated by spaces.
+func floatsCol(name string, f func(*result) *[]float64) column {
+	return column{name,
+		func(r *result) string {
+			parts := make([]string, len(*f(r)))
+			for i, v := range *f(r) {
+				parts[i] = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			return strings.Join(parts, " ")
+		},
+		func(r *result, s string) error {
+			*f(r) = nil
+			for _, part := range strings.Fields(s) {
+				v, err := strconv.ParseFloat(part, 64)
+				if err != nil {
+					return err
+				}
+				*f(r) = append(*f(r), v)
+			}
+			return nil
+		}}
+}
+
 // csvColumns are results.csv's columns, in order; their names are the
 // JSON field names.
 var csvColumns = []column{
@@ -227,6 +260,10 @@ var csvColumns = []column{
 	intCol("rss_before", func(r *result) *int64 { return &r.RSSBefore }),
 	intCol("rss_after", func(r *result) *int64 { return &r.RSSAfter }),
 	floatCol("rss_per_conn", func(r *result) *float64 { return &r.RSSPerConn }),
+	intCol("rounds", func(r *result) *int { return &r.Rounds }),
+	floatsCol("round_values", func(r *result) *[]float64 { return &r.RoundValues }),
+	floatCol("round_min", func(r *result) *float64 { return &r.RoundMin }),
+	floatCol("round_max", func(r *result) *float64 { return &r.RoundMax }),
 	strCol("error", func(r *result) *string { return &r.Error }),
 	strCol("note", func(r *result) *string { return &r.Note }),
 }

@@ -15,6 +15,9 @@ func sampleResults() []result {
 			WindowSec: 2.0001, RoundTrips: 123457, MsgsPerSec: 61725.3, MBPerSec: 63.2, P50us: 612.5, P99us: 2300.1,
 			P999us: 9100, ServerCPUSec: 1.31, MsgsPerCPUSec: 94242.7, ClientCPUShare: 0.71, MinPerConn: 2300,
 			MaxPerConn: 2700, ServerPeakRSS: 9 << 20, Note: "a note, with a comma"},
+		{Kind: kindEcho, Engine: "evented", Size: 4096, BufSize: 0, Conns: 50, Status: statusOK,
+			MsgsPerSec: 52210.5, MinPerConn: 900, MaxPerConn: 1200,
+			Rounds: 3, RoundValues: []float64{52210.5, 49875.25, 53999}, RoundMin: 49875.25, RoundMax: 53999},
 		{Kind: kindEcho, Engine: "evented-pool", Size: 64, BufSize: 4096, Conns: 50, Status: statusStarved,
 			Starved: 42, MinPerConn: 0, MaxPerConn: 9000, MsgsPerSec: 40000},
 		{Kind: kindEcho, Engine: "net", Size: 64, BufSize: 4096, Conns: 1, Status: statusFailed, Errors: 3,
@@ -93,6 +96,9 @@ func TestMarkdown(t *testing.T) {
 	}
 	if r := row("| threaded | 1k | 64k | 50 |"); !strings.Contains(r, "| 61725 | 63.2 | 612.5 |") || !strings.Contains(r, "| 71% |") || !strings.Contains(r, "| 2300–2700 |") {
 		t.Errorf("ok row: %s", r)
+	}
+	if r := row("| evented | 4k | auto | 50 |"); !strings.Contains(r, "| 52210 (49.9k–54.0k) |") {
+		t.Errorf("row of three rounds: %s", r)
 	}
 	if r := row("| evented-pool |"); !strings.Contains(r, "STARVED 42/50") {
 		t.Errorf("starved row: %s", r)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -34,7 +36,11 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	if len(echo) > 0 && echo[0].Pipeline > 1 {
 		latency = fmt.Sprintf("%d messages in flight per connection (-pipeline), msg/s counts messages and latency is per message, from its write to its echo", echo[0].Pipeline)
 	}
-	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); %s; client CPU is the bench process's CPU per wall second (100%% = one core)\n\n", rep.Warmup, rep.Duration, latency)
+	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); %s; client CPU is the bench process's CPU per wall second (100%% = one core)\n", rep.Warmup, rep.Duration, latency)
+	if rep.Rounds > 1 {
+		fmt.Fprintf(&b, "%d rounds: each row is its cell's median round (by msg/s, conn/s or RSS per conn), whose range over the rounds follows in brackets\n", rep.Rounds)
+	}
+	b.WriteString("\n")
 	if len(echo) > 0 {
 		b.WriteString("| engine | size | bufsize | conns | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | srv CPU s | msg/srv-CPU-s | client CPU | srv peak RSS | rt/conn min–max | errors | status |\n")
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
@@ -42,7 +48,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			row := []string{r.Engine, fmtSize(r.Size), fmtBuf(r.BufSize), fmt.Sprint(r.Conns)}
 			if r.Status == statusOK || r.Status == statusStarved {
 				row = append(row,
-					fmt.Sprintf("%.0f", r.MsgsPerSec),
+					fmt.Sprintf("%.0f", r.MsgsPerSec)+roundRange(r, fmtRate),
 					fmt.Sprintf("%.1f", r.MBPerSec),
 					fmt.Sprintf("%.1f", r.P50us),
 					fmt.Sprintf("%.1f", r.P99us),
@@ -74,7 +80,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			row := []string{r.Engine, kind, fmt.Sprint(r.Conns)}
 			if r.Status == statusOK || r.Status == statusStarved {
 				row = append(row,
-					fmt.Sprintf("%.0f", r.MsgsPerSec),
+					fmt.Sprintf("%.0f", r.MsgsPerSec)+roundRange(r, fmtRate),
 					fmt.Sprintf("%.1f", r.P50us),
 					fmt.Sprintf("%.1f", r.P99us),
 					orDash(r.ServerCPUSec > 0, "%.2f", r.ServerCPUSec),
@@ -97,7 +103,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 		for _, r := range idle {
 			row := []string{r.Engine, fmtBuf(r.BufSize), fmt.Sprint(r.Conns)}
 			if r.Status == statusOK {
-				row = append(row, fmtMiB(r.RSSBefore), fmtMiB(r.RSSAfter), fmtPerConn(r.RSSPerConn),
+				row = append(row, fmtMiB(r.RSSBefore), fmtMiB(r.RSSAfter), fmtPerConn(r.RSSPerConn)+roundRange(r, fmtPerConn),
 					orDash(r.ServerPeakRSS > 0, "%s", fmtMiB(r.ServerPeakRSS)))
 			} else {
 				row = append(row, dash, dash, dash, dash)
@@ -110,6 +116,35 @@ func writeMarkdown(w io.Writer, rep *report) error {
 		return err
 	}
 	return writeTuning(w, echo)
+}
+
+// roundRange is " (min–max)" of r's figure over its rounds, each written
+// by f, or "" for a single round.
+func roundRange(r result, f func(float64) string) string {
+	if r.Rounds < 2 {
+		return ""
+	}
+	return " (" + f(r.RoundMin) + "–" + f(r.RoundMax) + ")"
+}
+
+// fmtRate writes a rate to about three digits: 987, 61.7k, 1.23M.
+func fmtRate(v float64) string {
+	suffix, a := "", math.Abs(v)
+	switch {
+	case a >= 999.5e3:
+		v, a, suffix = v/1e6, a/1e6, "M"
+	case a >= 999.5:
+		v, a, suffix = v/1e3, a/1e3, "k"
+	}
+	digits := 0
+	switch {
+	case suffix == "":
+	case a < 9.995:
+		digits = 2
+	case a < 99.95:
+		digits = 1
+	}
+	return strconv.FormatFloat(v, 'f', digits, 64) + suffix
 }
 
 // statusText is a cell's status as the table shows it: starved and failed
