@@ -27,9 +27,9 @@ var engines = append(slices.Clone(serveModes), peers...)
 var presets = map[string]map[string]string{
 	"quick": {},
 	"full": {
-		"engines":  "threaded,evented,evented-pool,net,gnet,nbio",
-		"sizes":    "64,512,1k,4k,16k,64k",
-		"bufsizes": "4k,16k,64k",
+		"engines":  "threaded,threaded-syscall,evented,evented-pool,net,gnet,nbio",
+		"sizes":    "64,1k,4k,16k,64k",
+		"bufsizes": "4k,64k,auto",
 		"conns":    "1,50,200",
 		"duration": "5s",
 		"idle":     "1000,10000",

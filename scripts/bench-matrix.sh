@@ -4,9 +4,11 @@
 # by default bench/results/full-<YYYYMMDD-HHMMSS>.
 #
 # What it takes: about 30 minutes on a 2-core machine (every engine,
-# including the peers gnet and nbio, which are built on first use, over six
-# message sizes, three read-buffer sizes and three connection counts, 5 s a
-# cell, plus the 1,000- and 10,000-connection idle cells), the whole of the
+# including threaded-syscall and the peers gnet and nbio, which are built on
+# first use, over five message sizes from 64 B to 64 KiB, read buffers of
+# 4 KiB, 64 KiB and auto (the tuner; sockpool's engines only) and 1, 50 and
+# 200 connections, 5 s a cell, plus the 1,000- and 10,000-connection idle
+# cells), the whole of the
 # machine's CPUs while it runs (run nothing else: the figures are CPU
 # time), loopback TCP only, about 10,100 open files (it raises the soft
 # limit itself when the hard limit allows) and a few MB of disk. Extra bench
