@@ -59,6 +59,12 @@
 // (49.9k–54.0k). results.json and results.csv keep every round's figure. A
 // cell that fails in any round fails; one starved in any round is flagged.
 //
+// When a run has more than one engine, the table is followed by the
+// engines side by side: a row per message size and connection count, a
+// column per engine, once for msg/s and once for msg/srv-CPU-s, each
+// engine at its fastest read buffer for that workload and the best of each
+// row in bold; a starved or failed engine says so instead of a number.
+//
 // An idle cell (-idle) opens that many connections, makes each echo one
 // checked message so that each is known to be served, and reports the
 // growth of the server's VmRSS per connection.

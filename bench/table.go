@@ -12,7 +12,9 @@ import (
 const dash = "—"
 
 // writeMarkdown writes the run's facts and its results as Markdown tables:
-// one for echo cells, one for idle-connection cells.
+// one for echo cells, one for handshake cells, one for idle-connection
+// cells, then the engines side by side and the buffer-tuning table when
+// the run compared engines and buffer sizes.
 func writeMarkdown(w io.Writer, rep *report) error {
 	var b strings.Builder
 	m := rep.Machine
@@ -113,6 +115,9 @@ func writeMarkdown(w io.Writer, rep *report) error {
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if err := writeSummary(w, echo); err != nil {
 		return err
 	}
 	return writeTuning(w, echo)
