@@ -91,7 +91,7 @@ type evConn struct {
 	upPending         []byte
 	upT               *tlsTransport
 	upErr             error
-	upSubmitted       bool // the worker may be using the descriptor
+	upSubmitted       bool // out of epoll: a worker may be using the descriptor, or one is awaited (loop.hsWaiting)
 	closeAfterUpgrade bool
 
 	// inMu guards the input waiting for a pool worker (Dispatch Pool).
@@ -407,7 +407,8 @@ func (c *evConn) Close() error {
 func (c *evConn) stop(reason error) {
 	c.setReason(reason)
 	if t := c.hs.Load(); t != nil && t.interrupt() {
-		// The handshake's worker closes the connection.
+		// The handshake's end closes the connection: its worker, or the
+		// loop's retryHandshakes if it is parked for one.
 		c.stopAsked.Store(true)
 		return
 	}
@@ -420,7 +421,7 @@ func (c *evConn) stop(reason error) {
 func (c *evConn) abort(reason error) {
 	c.setReason(reason)
 	if t := c.hs.Load(); t != nil && t.interrupt() {
-		return // the handshake's worker closes the connection
+		return // the handshake's end closes the connection (see stop)
 	}
 	c.mu.Lock()
 	c.wclosed = true

@@ -58,6 +58,7 @@ type loop struct {
 	events    []unix.EpollEvent
 	again     []*evConn // read again without waiting for an edge
 	waiting   []*evConn // input waiting for a free worker (Dispatch Pool)
+	hsWaiting []*evConn // StartTLS handshakes waiting for a free worker
 	lingering int
 	now       time.Time
 	nextSweep time.Time
@@ -178,6 +179,7 @@ func (l *loop) run() {
 					l.closeConn(c, err)
 				}
 			}
+			l.retryHandshakes() // closes the parked ones, which closeConn left to it
 			return
 		}
 		l.now = time.Now()
@@ -217,6 +219,9 @@ func (l *loop) run() {
 				}
 				l.dispatch(c)
 			}
+		}
+		if len(l.hsWaiting) > 0 {
+			l.retryHandshakes()
 		}
 		if !l.nextSweep.IsZero() && !l.now.Before(l.nextSweep) {
 			l.sweep()
@@ -258,7 +263,7 @@ func (l *loop) waitMillis() int {
 	if len(l.again) > 0 {
 		return 0
 	}
-	if len(l.waiting) > 0 {
+	if len(l.waiting) > 0 || len(l.hsWaiting) > 0 {
 		return 1 // the pool is full: retry soon, without spinning
 	}
 	every := l.sweepEvery()
@@ -302,7 +307,9 @@ func (l *loop) sweep() {
 			continue
 		}
 		if c.upSubmitted {
-			continue // a StartTLS handshake: HandshakeTimeout bounds it
+			// A StartTLS handshake, running or parked for a worker:
+			// HandshakeTimeout bounds it once it runs.
+			continue
 		}
 		if c.lingering {
 			// While lingering, lastRead is the last input discarded.
@@ -679,7 +686,8 @@ func (l *loop) closeConn(c *evConn, reason error) {
 	}
 	if c.upSubmitted {
 		// A worker runs c's StartTLS handshake on a duplicate of the
-		// descriptor: cut it short; endUpgrade closes c.
+		// descriptor, or it is parked for one: cut it short; endUpgrade
+		// closes c (posted by the worker, or from retryHandshakes).
 		c.setReason(reason)
 		c.closeAfterUpgrade = true
 		if t := c.hs.Load(); t != nil {

@@ -177,6 +177,13 @@ func (t *tlsTransport) interrupt() bool {
 	return false
 }
 
+// interrupted reports whether Shutdown or Close has cut the handshake short.
+func (t *tlsTransport) interrupted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.phase == hsInterrupted
+}
+
 // handshake runs the handshake over nc within the server's
 // HandshakeTimeout and, if it succeeds, switches to memory mode. It returns
 // errStopped when interrupted.
@@ -437,20 +444,49 @@ func (l *loop) beginUpgrade(c *evConn) {
 }
 
 // maybeHandshake submits c's StartTLS handshake once its plaintext output
-// has been flushed.
+// has been flushed. The descriptor leaves the epoll set here, for as long as
+// the handshake is parked or runs: the worker reads it through a duplicate
+// in Go's netpoller.
 func (l *loop) maybeHandshake(c *evConn) {
 	if !c.upgrading || c.upSubmitted || c.fdClosed || c.queued.Load() > 0 {
 		return
 	}
 	c.upSubmitted = true
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	l.submitHandshake(c)
+}
+
+// submitHandshake hands c's StartTLS handshake to a pool worker. A full pool
+// parks it in l.hsWaiting, resubmitted on the loop's next turn as dispatch
+// does with handler calls, never waited for. A parked connection keeps
+// upSubmitted, so closeConn, Close and Shutdown interrupt it and leave the
+// close to endUpgrade, which retryHandshakes calls in the worker's stead.
+func (l *loop) submitHandshake(c *evConn) {
 	err := l.srv.pool.Submit(l.srv.ctx, c.upgradeHandshake)
-	if err != nil {
-		// A full pool (a StartTLS is rare; retrying on the loop is not
-		// worth its complexity) or a closing server.
+	switch {
+	case err == nil:
+	case errors.Is(err, pool.ErrOverload):
+		l.hsWaiting = append(l.hsWaiting, c)
+	default: // a closing server
 		c.hs.Store(nil)
 		c.upErr = err
 		l.endUpgrade(c)
+	}
+}
+
+// retryHandshakes resubmits the parked StartTLS handshakes, and closes
+// those interrupted meanwhile: no worker will run them to see it.
+func (l *loop) retryHandshakes() {
+	parked := l.hsWaiting
+	l.hsWaiting = nil
+	for _, c := range parked {
+		if c.closeAfterUpgrade || c.upT.interrupted() {
+			c.hs.Store(nil)
+			c.upErr = errStopped
+			l.endUpgrade(c)
+			continue
+		}
+		l.submitHandshake(c)
 	}
 }
 
