@@ -2,9 +2,14 @@ package metrics_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sockpool/sockpool/metrics"
+	"github.com/sockpool/sockpool/pool"
+	"github.com/sockpool/sockpool/proxyproto"
 	"github.com/sockpool/sockpool/server"
 )
 
@@ -30,44 +37,86 @@ func (f *fakeSource) Stats() server.Stats {
 }
 
 // distinct has a different value in every field, so that a field mapped to
-// the wrong metric shows.
+// the wrong metric (or reason) shows. Rejected is the sum of Rejections, as
+// in a server's Stats.
 var distinct = server.Stats{
-	Accepted: 101, Rejected: 102, Closed: 103, Active: 4,
+	Accepted: 101, Rejected: 116 + 117 + 118 + 119, Closed: 103, Active: 4,
 	BytesIn: 1 << 40, BytesOut: 106,
 	Panics: 107, Timeouts: 108, AcceptErrors: 109,
 	TLSHandshakes: 110, TLSHandshakeErrors: 111,
 	Queued: 112, Paused: 13, BusyWorkers: 14, Waiting: 15,
+
+	Rejections: server.Rejections{Overload: 116, PerIP: 117, Access: 118, Proxy: 119},
 }
 
+// sample is one series of a metric: its reason label ("" for none) and value.
+type sample struct {
+	reason string
+	v      float64
+}
+
+func one(v float64) []sample { return []sample{{v: v}} }
+
+// byReason is connections_rejected_total's series for st, one per reason.
+func byReason(st server.Stats) []sample {
+	r := st.Rejections
+	return []sample{{"overload", float64(r.Overload)}, {"per_ip", float64(r.PerIP)}, {"access", float64(r.Access)}, {"proxy", float64(r.Proxy)}}
+}
+
+// rejectedHelp is connections_rejected_total's help text.
+const rejectedHelp = "Connections closed before they started, by reason: " +
+	"overload (MaxConns reached, or no worker, under the Reject policy), per_ip (MaxConnsPerIP reached), " +
+	"access (refused by the Access rules), proxy (PROXY protocol: an untrusted peer, or a bad, truncated or slow header)."
+
 // expected renders st in the text exposition format, as the Collector
-// must report it. labels is "" or a rendered label set such as
-// `{server="echo"}`.
-func expected(ns, labels string, st server.Stats) string {
+// must report it, with constLabels (nil: none) on every series.
+func expected(ns string, constLabels prometheus.Labels, st server.Stats) string {
 	var b strings.Builder
 	for _, m := range []struct {
 		name, typ, help string
-		v               float64
+		series          []sample
 	}{
-		{"accept_errors_total", "counter", "Temporary accept errors (such as EMFILE) backed off from.", float64(st.AcceptErrors)},
-		{"bytes_read_total", "counter", "Bytes read from connections and passed to the handler.", float64(st.BytesIn)},
-		{"bytes_written_total", "counter", "Bytes written to connections.", float64(st.BytesOut)},
-		{"connections_accepted_total", "counter", "Connections accepted and handed to the engine.", float64(st.Accepted)},
-		{"connections_active", "gauge", "Connections open now.", float64(st.Active)},
-		{"connections_closed_total", "counter", "Connections that have finished.", float64(st.Closed)},
-		{"connections_paused", "gauge", "Connections whose reading is paused by their queued output now (evented engine).", float64(st.Paused)},
-		{"connections_rejected_total", "counter", "Connections closed at once: MaxConns reached or no worker under the Reject policy.", float64(st.Rejected)},
-		{"connections_waiting", "gauge", "Accepted connections waiting for a worker now; if it stays above 0, the pool is too small.", float64(st.Waiting)},
-		{"handler_panics_total", "counter", "Handler panics; each closed its connection.", float64(st.Panics)},
-		{"output_queued_bytes", "gauge", "Output queued for slow readers now (evented engine).", float64(st.Queued)},
-		{"timeouts_total", "counter", "Connections closed by an idle, read, write or TLS handshake timeout.", float64(st.Timeouts)},
-		{"tls_handshake_errors_total", "counter", "TLS handshakes that failed.", float64(st.TLSHandshakeErrors)},
-		{"tls_handshakes_total", "counter", "TLS handshakes that succeeded.", float64(st.TLSHandshakes)},
-		{"workers_busy", "gauge", "Pool workers busy now.", float64(st.BusyWorkers)},
+		{"accept_errors_total", "counter", "Temporary accept errors (such as EMFILE) backed off from.", one(float64(st.AcceptErrors))},
+		{"bytes_read_total", "counter", "Bytes read from connections and passed to the handler.", one(float64(st.BytesIn))},
+		{"bytes_written_total", "counter", "Bytes written to connections.", one(float64(st.BytesOut))},
+		{"connections_accepted_total", "counter", "Connections accepted and handed to the engine.", one(float64(st.Accepted))},
+		{"connections_active", "gauge", "Connections open now.", one(float64(st.Active))},
+		{"connections_closed_total", "counter", "Connections that have finished.", one(float64(st.Closed))},
+		{"connections_paused", "gauge", "Connections whose reading is paused by their queued output now (evented engine).", one(float64(st.Paused))},
+		{"connections_rejected_total", "counter", rejectedHelp, byReason(st)},
+		{"connections_waiting", "gauge", "Accepted connections waiting for a worker now; if it stays above 0, the pool is too small.", one(float64(st.Waiting))},
+		{"handler_panics_total", "counter", "Handler panics; each closed its connection.", one(float64(st.Panics))},
+		{"output_queued_bytes", "gauge", "Output queued for slow readers now (evented engine).", one(float64(st.Queued))},
+		{"timeouts_total", "counter", "Connections closed by an idle, read, write or TLS handshake timeout.", one(float64(st.Timeouts))},
+		{"tls_handshake_errors_total", "counter", "TLS handshakes that failed.", one(float64(st.TLSHandshakeErrors))},
+		{"tls_handshakes_total", "counter", "TLS handshakes that succeeded.", one(float64(st.TLSHandshakes))},
+		{"workers_busy", "gauge", "Pool workers busy now.", one(float64(st.BusyWorkers))},
 	} {
 		name := ns + "_" + m.name
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s%s %v\n", name, m.help, name, m.typ, name, labels, m.v)
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, m.help, name, m.typ)
+		for _, s := range m.series {
+			labels := prometheus.Labels{}
+			maps.Copy(labels, constLabels)
+			if s.reason != "" {
+				labels["reason"] = s.reason
+			}
+			fmt.Fprintf(&b, "%s%s %v\n", name, renderLabels(labels), s.v)
+		}
 	}
 	return b.String()
+}
+
+// renderLabels renders a label set as the text format writes it: sorted by
+// name, "" when empty.
+func renderLabels(l prometheus.Labels) string {
+	if len(l) == 0 {
+		return ""
+	}
+	var pairs []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		pairs = append(pairs, fmt.Sprintf("%s=%q", k, l[k]))
+	}
+	return "{" + strings.Join(pairs, ",") + "}"
 }
 
 func TestCollector(t *testing.T) {
@@ -76,12 +125,12 @@ func TestCollector(t *testing.T) {
 		name   string
 		opts   *metrics.Options
 		ns     string
-		labels string
+		labels prometheus.Labels
 	}{
 		{name: "defaults", opts: nil, ns: "sockpool"},
 		{name: "zero options", opts: &metrics.Options{}, ns: "sockpool"},
 		{name: "const labels", opts: &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo", "engine": "evented"}},
-			ns: "sockpool", labels: `{engine="evented",server="echo"}`},
+			ns: "sockpool", labels: prometheus.Labels{"server": "echo", "engine": "evented"}},
 		{name: "namespace", opts: &metrics.Options{Namespace: "myapp"}, ns: "myapp"},
 	}
 	for _, tt := range tests {
@@ -106,12 +155,84 @@ func TestCollector(t *testing.T) {
 func TestCollectorZeroStats(t *testing.T) {
 	t.Parallel()
 	c := metrics.NewCollector(&fakeSource{}, nil)
-	if err := testutil.CollectAndCompare(c, strings.NewReader(expected("sockpool", "", server.Stats{}))); err != nil {
+	if err := testutil.CollectAndCompare(c, strings.NewReader(expected("sockpool", nil, server.Stats{}))); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 15 {
-		t.Errorf("%d metrics, want 15", n)
+	// 14 metrics of one series, and connections_rejected_total's 4 reasons,
+	// reported at 0 too: a series that appears only once it is non-zero
+	// breaks rate() over its first increase.
+	if n := testutil.CollectAndCount(c); n != 18 {
+		t.Errorf("%d series, want 18", n)
 	}
+}
+
+// TestCollectorRejections: each reason's series carries that reason's
+// count, and the series add up to Stats.Rejected (there is no unlabelled
+// total to compare with).
+func TestCollectorRejections(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		reason string
+		st     server.Stats
+	}{
+		{"overload", server.Stats{Rejected: 3, Rejections: server.Rejections{Overload: 3}}},
+		{"per_ip", server.Stats{Rejected: 5, Rejections: server.Rejections{PerIP: 5}}},
+		{"access", server.Stats{Rejected: 7, Rejections: server.Rejections{Access: 7}}},
+		{"proxy", server.Stats{Rejected: 11, Rejections: server.Rejections{Proxy: 11}}},
+		{"all", distinct},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			t.Parallel()
+			c := metrics.NewCollector(&fakeSource{st: tt.st}, &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo"}})
+			got := rejectedByReason(t, c)
+			want := map[string]float64{}
+			for _, s := range byReason(tt.st) {
+				want[s.reason] = s.v
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("connections_rejected_total by reason = %v, want %v", got, want)
+			}
+			var sum float64
+			for _, v := range got {
+				sum += v
+			}
+			if sum != float64(tt.st.Rejected) {
+				t.Errorf("the reasons add up to %v, want Stats.Rejected %d", sum, tt.st.Rejected)
+			}
+		})
+	}
+}
+
+// rejectedByReason gathers c and returns connections_rejected_total's
+// value by reason.
+func rejectedByReason(t *testing.T, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "sockpool_connections_rejected_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			reason := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "reason" {
+					reason = lp.GetValue()
+				}
+			}
+			if _, dup := got[reason]; dup || reason == "" {
+				t.Fatalf("connections_rejected_total has a series with reason %q twice or without it", reason)
+			}
+			got[reason] = m.GetCounter().GetValue()
+		}
+	}
+	return got
 }
 
 // TestCollectorRegistry registers two servers' collectors in one pedantic
@@ -133,8 +254,12 @@ func TestCollectorRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if len(mf.GetMetric()) != 2 {
-			t.Errorf("%s has %d series, want 2", mf.GetName(), len(mf.GetMetric()))
+		want := 2
+		if mf.GetName() == "sockpool_connections_rejected_total" {
+			want = 2 * 4 // by reason
+		}
+		if len(mf.GetMetric()) != want {
+			t.Errorf("%s has %d series, want %d", mf.GetName(), len(mf.GetMetric()), want)
 		}
 	}
 	if err := reg.Register(metrics.NewCollector(&fakeSource{}, &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo"}})); err == nil {
@@ -142,6 +267,9 @@ func TestCollectorRegistry(t *testing.T) {
 	}
 	if err := prometheus.NewRegistry().Register(metrics.NewCollector(&fakeSource{}, &metrics.Options{ConstLabels: prometheus.Labels{"": "x"}})); err == nil {
 		t.Error("a collector with an empty label name registered")
+	}
+	if err := prometheus.NewRegistry().Register(metrics.NewCollector(&fakeSource{}, &metrics.Options{ConstLabels: prometheus.Labels{"reason": "x"}})); err == nil {
+		t.Error("a collector with a const label named reason, its own label, registered")
 	}
 }
 
@@ -206,7 +334,7 @@ func TestCollectorServer(t *testing.T) {
 		src.mu.Lock()
 		st := src.last
 		src.mu.Unlock()
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(expected("sockpool", `{server="echo"}`, st))); err != nil {
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(expected("sockpool", prometheus.Labels{"server": "echo"}, st))); err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
 		return st
@@ -258,5 +386,87 @@ func (f fixed) Describe(ch chan<- *prometheus.Desc) {}
 func (f fixed) Collect(ch chan<- prometheus.Metric) {
 	for m := range f.ms {
 		ch <- m
+	}
+}
+
+// TestCollectorServerRejections: a real server refuses one connection for
+// each reason, and the Collector's series by reason match its Stats. The
+// server speaks the PROXY protocol, so that clients can come from any
+// address through loopback: the Access rules and MaxConnsPerIP apply to
+// the header's client, and a bad header is the proxy reason.
+func TestCollectorServerRejections(t *testing.T) {
+	t.Parallel()
+	srv := &server.Server{
+		Handler:       server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
+		ProxyProtocol: &proxyproto.Policy{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		Access:        &server.Access{Deny: []netip.Prefix{netip.MustParsePrefix("192.0.2.66/32")}},
+		MaxConnsPerIP: 1,
+		MaxConns:      2,
+		Overflow:      pool.Reject,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		<-served
+	})
+
+	header := func(client string) string { return "PROXY TCP4 " + client + " 192.0.2.200 40000 7000\r\n" }
+	connect := func(first string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, first); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	open := func(client string) net.Conn {
+		t.Helper()
+		c := connect(header(client) + "ping")
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+			t.Fatalf("a connection from %s: echo %q, %v", client, got, err)
+		}
+		return c
+	}
+	refused := func(why, first string) {
+		t.Helper()
+		// The server counts a refusal before it closes the connection.
+		if n, err := connect(first).Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s: read %d, %v; want the connection closed", why, n, err)
+		}
+	}
+
+	open("192.0.2.1")
+	refused("per_ip", header("192.0.2.1")) // 192.0.2.1 has its one connection
+	refused("access", header("192.0.2.66"))
+	refused("proxy", "GET / HTTP/1.1\r\n\r\n")
+	open("192.0.2.2") // the second of MaxConns
+	refused("overload", header("192.0.2.3"))
+
+	st := srv.Stats()
+	if r := st.Rejections; r != (server.Rejections{Overload: 1, PerIP: 1, Access: 1, Proxy: 1}) || st.Rejected != 4 {
+		t.Fatalf("Stats Rejected %d, Rejections %+v; want 4, one of each", st.Rejected, r)
+	}
+	got := rejectedByReason(t, metrics.NewCollector(srv, nil))
+	want := map[string]float64{}
+	for _, s := range byReason(st) {
+		want[s.reason] = s.v
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("connections_rejected_total by reason = %v, want %v", got, want)
 	}
 }

@@ -242,14 +242,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		body = string(b)
-		if strings.Contains(body, `sockpool_connections_rejected_total{server="echo"} 1`) {
+		if strings.Contains(body, `sockpool_connections_rejected_total{reason="per_ip",server="echo"} 1`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics never showed the accepted connection:\n%s", body)
+			t.Fatalf("metrics never showed the per-IP rejection:\n%s", body)
 		}
 	}
 	for _, want := range []string{
+		`sockpool_connections_rejected_total{reason="overload",server="echo"} 0`,
 		`sockpool_connections_accepted_total{server="echo"} 1`,
 		`sockpool_connections_active{server="echo"} 1`,
 		`sockpool_bytes_read_total{server="echo"} 31`,
