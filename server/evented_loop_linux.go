@@ -463,6 +463,12 @@ func (l *loop) read(c *evConn, events uint32) {
 // handler: backpressure, EOF, Close or Shutdown, or StartTLS.
 func (l *loop) readStops(c *evConn) bool {
 	if c.paused || c.readDone {
+		if c.up.Load() != nil && !c.handlerRunning() {
+			// StartTLS asked for by a call whose output went past high
+			// water: begin now, for read will not come back here until
+			// the upgrade is over (it waits for the output to flush).
+			l.beginUpgrade(c)
+		}
 		return true
 	}
 	if c.stopAsked.Load() {

@@ -355,3 +355,67 @@ func TestStartTLSParkedShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestStartTLSAfterBackpressure: a handler (Dispatch Inline) that writes
+// past WriteHighWater and then calls StartTLS pauses its connection; the
+// handshake still begins once the client has read the output, rather than
+// waiting for input that the paused connection never reads.
+func TestStartTLSAfterBackpressure(t *testing.T) {
+	for _, ec := range []engineCase{{engine: Evented}, {engine: Evented, level: true}} {
+		name := "evented"
+		if ec.level {
+			name = "evented-level"
+		}
+		t.Run(name, func(t *testing.T) {
+			leaks := goleak.IgnoreCurrent()
+			defer goleak.VerifyNone(t, leaks)
+			srvConf, cliConf := tlsConfigs(t)
+			h := newParkHandler(srvConf)
+			srv := ec.configure(&Server{Handler: h, Loops: 1}) // the default high water
+			ln := listen(t, "tcp")
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+
+			c := dial(t, ln.Addr())
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			fmt.Fprintf(c, "STARTTLS %d\n", parkFiller)
+			waitFor(t, "the connection to pause on its queued output", func() bool { return srv.Stats().Paused == 1 })
+			got := make([]byte, parkFiller+len(goAhead))
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("reading the go-ahead: %v", err)
+			}
+			if !bytes.Equal(got[:parkFiller], make([]byte, parkFiller)) || string(got[parkFiller:]) != goAhead {
+				t.Fatalf("the filler and go-ahead came back wrong (tail %q)", got[parkFiller:])
+			}
+			tc := tls.Client(c, cliConf)
+			if err := tc.Handshake(); err != nil {
+				t.Fatalf("handshake after the paused output drained: %v", err)
+			}
+			hello := make([]byte, len(secureHello))
+			if _, err := io.ReadFull(tc, hello); err != nil || string(hello) != secureHello {
+				t.Fatalf("first TLS data %q, %v; want %q", hello, err, secureHello)
+			}
+			for _, size := range []int{1, 100_000} {
+				msg := pattern(uint64(size), size)
+				checkEcho(t, roundTrip(t, tc, msg), msg)
+			}
+			tc.Close()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if err := <-errc; !errors.Is(err, ErrServerClosed) {
+				t.Fatalf("Serve returned %v", err)
+			}
+			close(h.errs)
+			for err := range h.errs {
+				t.Error(err)
+			}
+			if st := srv.Stats(); st.TLSHandshakes != 1 || st.TLSHandshakeErrors != 0 {
+				t.Errorf("Stats TLSHandshakes/TLSHandshakeErrors = %d/%d, want 1/0", st.TLSHandshakes, st.TLSHandshakeErrors)
+			}
+		})
+	}
+}
