@@ -292,20 +292,7 @@ func (r *recordingSource) Stats() server.Stats {
 func TestCollectorServer(t *testing.T) {
 	t.Parallel()
 	srv := &server.Server{Handler: server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) })}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-	})
+	ln := serve(t, srv)
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -404,20 +391,7 @@ func TestCollectorServerRejections(t *testing.T) {
 		MaxConns:      2,
 		Overflow:      pool.Reject,
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-	})
+	ln := serve(t, srv)
 
 	header := func(client string) string { return "PROXY TCP4 " + client + " 192.0.2.200 40000 7000\r\n" }
 	connect := func(first string) net.Conn {
@@ -469,4 +443,25 @@ func TestCollectorServerRejections(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("connections_rejected_total by reason = %v, want %v", got, want)
 	}
+}
+
+// serve runs srv on a loopback listener, which it returns, until the test
+// ends; then it shuts srv down and checks that went cleanly.
+func serve(t *testing.T, srv *server.Server) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		<-served
+	})
+	return ln
 }

@@ -228,6 +228,24 @@ func serveParked(t *testing.T, pc parkCase, rec *recorder) (*Server, net.Addr, c
 	return srv, ln.Addr(), errc
 }
 
+// shutdownPark shuts srv down, checks that Serve (which sends on errc)
+// returned ErrServerClosed, and reports every error h's handler met.
+func shutdownPark(t *testing.T, srv *Server, errc <-chan error, h *parkHandler) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+	close(h.errs)
+	for err := range h.errs {
+		t.Error(err)
+	}
+}
+
 // TestStartTLSParked: a StartTLS handshake that finds the only pool worker
 // busy waits for it, parked on the loop, instead of closing the connection,
 // and completes once the worker is free. Not parallel: the pool counts and
@@ -261,18 +279,7 @@ func TestStartTLSParked(t *testing.T) {
 			}
 			p.tc.Close()
 
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				t.Fatalf("Shutdown: %v", err)
-			}
-			if err := <-errc; !errors.Is(err, ErrServerClosed) {
-				t.Fatalf("Serve returned %v", err)
-			}
-			close(h.errs)
-			for err := range h.errs {
-				t.Error(err)
-			}
+			shutdownPark(t, srv, errc, h)
 			st := srv.Stats()
 			if st.TLSHandshakes != pc.handshakes || st.TLSHandshakeErrors != 0 || st.Closed != 2 || st.Active != 0 {
 				t.Errorf("Stats TLSHandshakes/TLSHandshakeErrors/Closed/Active = %d/%d/%d/%d, want %d/0/2/0",
@@ -401,18 +408,7 @@ func TestStartTLSAfterBackpressure(t *testing.T) {
 			}
 			tc.Close()
 
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				t.Fatalf("Shutdown: %v", err)
-			}
-			if err := <-errc; !errors.Is(err, ErrServerClosed) {
-				t.Fatalf("Serve returned %v", err)
-			}
-			close(h.errs)
-			for err := range h.errs {
-				t.Error(err)
-			}
+			shutdownPark(t, srv, errc, h)
 			if st := srv.Stats(); st.TLSHandshakes != 1 || st.TLSHandshakeErrors != 0 {
 				t.Errorf("Stats TLSHandshakes/TLSHandshakeErrors = %d/%d, want 1/0", st.TLSHandshakes, st.TLSHandshakeErrors)
 			}
