@@ -47,18 +47,11 @@ func (h *parkHandler) OnData(c Conn, in []byte) {
 		c.Write(in)
 		return
 	}
-	var line []byte
-	if v := c.Context(); v != nil {
-		line = v.([]byte)
-	}
-	line = append(line, in...)
-	i := bytes.IndexByte(line, '\n')
-	if i < 0 {
-		c.SetContext(line)
+	line, rest, ok := takeLine(c, in)
+	if !ok {
 		return
 	}
-	c.SetContext(nil)
-	cmd, rest := strings.Fields(string(line[:i])), line[i+1:]
+	cmd := strings.Fields(string(line))
 	switch {
 	case len(cmd) == 1 && cmd[0] == "BLOCK":
 		close(h.blocked)
@@ -74,7 +67,7 @@ func (h *parkHandler) OnData(c Conn, in []byte) {
 		}
 		c.Write([]byte(secureHello))
 	default:
-		h.errs <- fmt.Errorf("unexpected line %q", line[:i])
+		h.errs <- fmt.Errorf("unexpected line %q", line)
 	}
 }
 

@@ -344,18 +344,8 @@ func (h *startTLSHandler) OnData(c Conn, in []byte) {
 		c.Write(in)
 		return
 	}
-	var line []byte
-	if v := c.Context(); v != nil {
-		line = v.([]byte)
-	}
-	line = append(line, in...)
-	for {
-		i := bytes.IndexByte(line, '\n')
-		if i < 0 {
-			c.SetContext(line)
-			return
-		}
-		cmd, rest := strings.TrimSpace(string(line[:i])), line[i+1:]
+	for line, rest, ok := takeLine(c, in); ok; line, rest, ok = takeLine(c, rest) {
+		cmd := strings.TrimSpace(string(line))
 		if cmd == "STARTTLS" {
 			c.Write([]byte(goAhead))
 			if err := StartTLS(c, h.conf, rest); err != nil {
@@ -366,12 +356,28 @@ func (h *startTLSHandler) OnData(c Conn, in []byte) {
 			}
 			// Written after StartTLS: must go out encrypted, first.
 			c.Write([]byte(secureHello))
-			c.SetContext(nil)
 			return
 		}
 		c.Write([]byte("plain " + cmd + "\n"))
-		line = rest
 	}
+}
+
+// takeLine adds in to the partial line c's context keeps and returns the
+// first whole line, without its "\n", and what follows it; with no whole
+// line yet it keeps the partial one and reports false.
+func takeLine(c Conn, in []byte) (line, rest []byte, ok bool) {
+	var buf []byte
+	if v := c.Context(); v != nil {
+		buf = v.([]byte)
+	}
+	buf = append(buf, in...)
+	i := bytes.IndexByte(buf, '\n')
+	if i < 0 {
+		c.SetContext(buf)
+		return nil, nil, false
+	}
+	c.SetContext(nil)
+	return buf[:i], buf[i+1:], true
 }
 
 // hiddenCommand is a client's net.Conn that sends "STARTTLS\n" in front of
