@@ -1,0 +1,200 @@
+//go:build linux
+
+package server
+
+// StartTLS on the event loops: a connection asks for it from its handler;
+// once that call has returned and the plaintext reply has been flushed,
+// the descriptor leaves the loop's epoll set and a pool worker runs the
+// handshake over a duplicate of it in Go's netpoller (see tlsTransport for
+// why a handshake cannot run on the loop). A full pool parks the
+// handshake on the loop, retried each turn. When it is over, endUpgrade
+// puts the connection back on its loop, in memory mode.
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/pool"
+)
+
+// StartTLS asks for a TLS handshake once the current OnData returns; see the
+// package's StartTLS.
+func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
+	u, err := newUpgrade(config, rest)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	isTLS := c.tls != nil || c.upgrading
+	c.mu.Unlock()
+	if isTLS || !c.up.CompareAndSwap(nil, u) {
+		return ErrAlreadyTLS
+	}
+	return nil
+}
+
+// beginUpgrade starts a StartTLS handshake, on the loop, once the handler
+// call that asked for it has returned: no more input is read or handed to
+// the handler, Writes are kept for after the handshake, and once the
+// plaintext output already queued (the "go ahead" reply) has been flushed
+// the descriptor leaves the epoll set and a pool worker runs the handshake.
+func (l *loop) beginUpgrade(c *evConn) {
+	if c.fdClosed || c.upgrading || c.stopAsked.Load() {
+		return // closing: the upgrade is moot
+	}
+	// up and upgrading change together under mu, so that a Write sees one
+	// or the other (see writeTLS).
+	c.mu.Lock()
+	u := c.up.Swap(nil)
+	c.upgrading = u != nil
+	c.mu.Unlock()
+	if u == nil {
+		return
+	}
+	prefix := u.rest
+	c.inMu.Lock()
+	if c.in != nil {
+		// Input read after the command (Dispatch Pool): the handshake's.
+		prefix = append(prefix, c.in.B...)
+		putOutput(c.in)
+		c.in = nil
+	}
+	c.inMu.Unlock()
+	t := newTLSTransport(c, nil, prefix, u.config)
+	c.setWantIn(false) // level-triggered: the ClientHello must not spin the loop
+	c.hs.Store(t)
+	c.upT = t
+	l.maybeHandshake(c)
+}
+
+// maybeHandshake submits c's StartTLS handshake once its plaintext output
+// has been flushed. The descriptor leaves the epoll set here, for as long as
+// the handshake is parked or runs: the worker reads it through a duplicate
+// in Go's netpoller.
+func (l *loop) maybeHandshake(c *evConn) {
+	if !c.upgrading || c.upSubmitted || c.fdClosed || c.queued.Load() > 0 {
+		return
+	}
+	c.upSubmitted = true
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	l.submitHandshake(c)
+}
+
+// submitHandshake hands c's StartTLS handshake to a pool worker. A full pool
+// parks it in l.hsWaiting, resubmitted on the loop's next turn as dispatch
+// does with handler calls, never waited for. A parked connection keeps
+// upSubmitted, so closeConn, Close and Shutdown interrupt it and leave the
+// close to endUpgrade, which retryHandshakes calls in the worker's stead.
+func (l *loop) submitHandshake(c *evConn) {
+	err := l.srv.pool.Submit(l.srv.ctx, c.upgradeHandshake)
+	switch {
+	case err == nil:
+	case errors.Is(err, pool.ErrOverload):
+		l.hsWaiting = append(l.hsWaiting, c)
+	default: // a closing server
+		c.hs.Store(nil)
+		c.upErr = err
+		l.endUpgrade(c)
+	}
+}
+
+// retryHandshakes resubmits the parked StartTLS handshakes, and closes
+// those interrupted meanwhile: no worker will run them to see it.
+func (l *loop) retryHandshakes() {
+	parked := l.hsWaiting
+	l.hsWaiting = nil
+	for _, c := range parked {
+		if c.closeAfterUpgrade || c.upT.interrupted() {
+			c.hs.Store(nil)
+			c.upErr = errStopped
+			l.endUpgrade(c)
+			continue
+		}
+		l.submitHandshake(c)
+	}
+}
+
+// upgradeHandshake is the pool task of a StartTLS handshake: it runs over a
+// duplicate of the descriptor in Go's netpoller, then hands back to the loop.
+func (c *evConn) upgradeHandshake() {
+	t := c.upT
+	nc, err := fileConn(c.fd)
+	if err == nil {
+		err = t.handshake(c.l.srv, nc)
+		nc.Close()
+	}
+	if err == nil && !t.done() {
+		err = errStopped
+	}
+	c.hs.Store(nil)
+	c.upErr = err
+	c.l.post((*loop).endUpgrade, c)
+}
+
+// endUpgrade puts c back on the loop after its StartTLS handshake: closed if
+// it failed; else registered again, with the output written meanwhile
+// encrypted ahead of any later Write, and its input read.
+func (l *loop) endUpgrade(c *evConn) {
+	t, err := c.upT, c.upErr
+	c.upT, c.upErr, c.upSubmitted = nil, nil, false
+	if err != nil || c.closeAfterUpgrade {
+		c.mu.Lock()
+		c.upgrading, c.upPending = false, nil
+		c.mu.Unlock()
+		if err == errStopped {
+			err = nil // the reason is Shutdown's or Close's, already set
+		}
+		l.closeConn(c, err)
+		return
+	}
+	c.mu.Lock()
+	c.wantIn = true
+	c.curEvents = c.interest()
+	c.mu.Unlock()
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)}); err != nil {
+		c.mu.Lock()
+		c.upgrading = false
+		c.mu.Unlock()
+		l.closeConn(c, err)
+		return
+	}
+	for {
+		c.mu.Lock()
+		pending := c.upPending
+		c.upPending = nil
+		if len(pending) == 0 {
+			c.tls, c.upgrading = t, false
+			c.mu.Unlock()
+			break
+		}
+		c.mu.Unlock()
+		// Writes that arrive meanwhile append to upPending: order holds.
+		if _, err := t.conn.Write(pending); err != nil {
+			c.mu.Lock()
+			c.upgrading = false
+			c.mu.Unlock()
+			l.closeConn(c, err)
+			return
+		}
+	}
+	if c.stopAsked.Load() {
+		l.stopConn(c)
+		return
+	}
+	l.again = append(l.again, c)
+}
+
+// fileConn returns a net.Conn on a duplicate of fd, in Go's netpoller.
+func fileConn(fd int) (net.Conn, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(d), "")
+	defer f.Close()
+	return net.FileConn(f)
+}
