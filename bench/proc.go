@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -89,40 +88,4 @@ func parseStatusKB(f *os.File, field string) (int64, error) {
 		return 0, fmt.Errorf("bench: reading status: %w", err)
 	}
 	return 0, fmt.Errorf("%w: %s", errNoField, field)
-}
-
-// selfCPU returns the CPU time (user plus system) this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// raiseFileLimit raises this process's soft limit on open files to its hard
-// limit: the idle-connection cells hold tens of thousands of sockets, on the
-// client and on the server, each in its own process.
-func raiseFileLimit() error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("getrlimit: %w", err)
-	}
-	if lim.Cur >= lim.Max {
-		return nil
-	}
-	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("setrlimit: %w", err)
-	}
-	return nil
-}
-
-// fileLimit returns the soft limit on open files.
-func fileLimit() uint64 {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0
-	}
-	return lim.Cur
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package server
 
 import (
@@ -80,13 +82,13 @@ func raiseFileLimit(t *testing.T, need uint64) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Skip("no RLIMIT_NOFILE:", err)
 	}
-	if lim.Cur < need && lim.Max >= need {
+	if uint64(lim.Cur) < need && uint64(lim.Max) >= need {
 		lim.Cur = lim.Max
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			t.Skip("cannot raise RLIMIT_NOFILE:", err)
 		}
 	}
-	if lim.Cur < need {
+	if uint64(lim.Cur) < need {
 		t.Skipf("needs %d open files, the limit is %d", need, lim.Cur)
 	}
 }

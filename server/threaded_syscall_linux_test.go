@@ -5,21 +5,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 )
-
-// openFDs counts the process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
 
 // TestSyscallShutdownWakesReader: a worker blocked in read(2) is woken by
 // Shutdown at once. The client sees the server's FIN (EOF) once the worker
