@@ -3,18 +3,21 @@
 # each engine and against a real redis-server, in the same run.
 #
 # Each round runs `redis-benchmark -c 50 -P 16 -t get,set -n N -q` against
-# the three servers in turn (the order rotates per round, so that none
-# always gets the machine's quiet or busy moment), and the report is each
-# server's median requests/s over ROUNDS (default 5) with its ratio to
-# redis-server. Everything listens on loopback ports picked free; every
+# four servers in turn: threaded; evented with its default loop per core;
+# evented with one loop, which on a small machine leaves a core to
+# redis-benchmark, as the single-threaded redis-server does; and
+# redis-server. The order rotates per round, so that none always gets the
+# machine's quiet or busy moment. The report is each server's median
+# requests/s over ROUNDS (default 5) with its ratio to redis-server. Everything listens on loopback ports picked free; every
 # process started is stopped on exit. Needs redis-server and
 # redis-benchmark (Debian: apt-get install -y redis-server redis-tools).
-# Environment: N (requests per test, default 200000), PIPELINE (default 16),
+# Environment: N (requests per test, default 1000000: about a second per
+# test at a million requests per second), PIPELINE (default 16),
 # CLIENTS (default 50).
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-n=${N:-200000}
+n=${N:-1000000}
 pipeline=${PIPELINE:-16}
 clients=${CLIENTS:-50}
 for tool in redis-server redis-benchmark; do
@@ -53,6 +56,7 @@ start_resp() {
 
 start_resp threaded -engine threaded
 start_resp evented -engine evented
+start_resp evented-1loop -engine evented -loops 1
 # redis-server takes a port, not :0: pick one nobody listens on.
 port=6390
 while redis-cli -p "$port" ping >/dev/null 2>&1; do port=$((port + 1)); done
@@ -66,7 +70,7 @@ until redis-cli -p "$port" ping >/dev/null 2>&1; do
 done
 echo "$port" >"$tmp/redis-server.port"
 
-servers="threaded evented redis-server"
+servers="threaded evented evented-1loop redis-server"
 for r in $(seq 1 "$rounds"); do
 	for name in $servers; do
 		p=$(cat "$tmp/$name.port")
@@ -75,7 +79,7 @@ for r in $(seq 1 "$rounds"); do
 			while read -r test rps; do echo "$name $test $rps"; done >>"$tmp/results"
 		echo "round $r/$rounds: $name done" >&2
 	done
-	# Rotate the order: a b c -> b c a.
+	# Rotate the order: a b c d -> b c d a.
 	set -- $servers
 	first=$1
 	shift
@@ -90,7 +94,7 @@ median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) printf "%.0f\n", v[(NR+1)/2]
 for test in SET GET; do
 	awk -v t="$test" '$1=="redis-server" && $2==t {print $3}' "$tmp/results" | median >"$tmp/redis.$test"
 done
-for name in threaded evented redis-server; do
+for name in threaded evented evented-1loop redis-server; do
 	row="| $name"
 	for test in SET GET; do
 		m=$(awk -v s="$name" -v t="$test" '$1==s && $2==t {print $3}' "$tmp/results" | median)
