@@ -78,6 +78,25 @@ type result struct {
 	RoundMax    float64   `json:"round_max,omitempty"`
 }
 
+// A workload is what an echo cell's clients do, whatever the engine and
+// its read buffer: the message size and the number of connections.
+type workload struct{ size, conns int }
+
+// workload is r's message size and connections.
+func (r *result) workload() workload { return workload{r.Size, r.Conns} }
+
+// echoWorkloads lists the workloads of results' echo cells, each once, in
+// the order they first appear.
+func echoWorkloads(results []result) []workload {
+	var loads []workload
+	for i := range results {
+		if results[i].Kind == kindEcho {
+			loads = addUniq(loads, results[i].workload())
+		}
+	}
+	return loads
+}
+
 // A report is a whole run: what results.json holds.
 type report struct {
 	Command  string        `json:"command"`

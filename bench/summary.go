@@ -13,12 +13,10 @@ import (
 // with none shows why (STARVED, FAILED, unavailable). It writes nothing for
 // a run of a single engine.
 func writeSummary(w io.Writer, results []result) error {
-	type workload struct{ size, conns int }
-	var loads []workload
+	loads := echoWorkloads(results)
 	var engines []string
 	for _, r := range results {
 		if r.Kind == kindEcho {
-			loads = addUniq(loads, workload{r.Size, r.Conns})
 			engines = addUniq(engines, r.Engine)
 		}
 	}
@@ -33,7 +31,7 @@ func writeSummary(w io.Writer, results []result) error {
 		if r.Kind != kindEcho {
 			continue
 		}
-		l := workload{r.Size, r.Conns}
+		l := r.workload()
 		if pick[l] == nil {
 			pick[l] = make(map[string]*result)
 		}

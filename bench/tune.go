@@ -16,19 +16,16 @@ import (
 // that got nothing, so it is never recommended. It writes nothing for a
 // run with a single buffer size.
 func writeTuning(w io.Writer, results []result) error {
-	type workload struct{ size, conns int }
-	var loads []workload
 	bufSizes := map[int]bool{}
 	for _, r := range results {
-		if r.Kind != kindEcho {
-			continue
+		if r.Kind == kindEcho {
+			bufSizes[r.BufSize] = true
 		}
-		bufSizes[r.BufSize] = true
-		loads = addUniq(loads, workload{r.Size, r.Conns})
 	}
 	if len(bufSizes) < 2 {
 		return nil
 	}
+	loads := echoWorkloads(results)
 	var b strings.Builder
 	b.WriteString("\n### Buffer tuning\n\n")
 	b.WriteString("| size | conns | recommended | msg/s | per engine: best fixed bufsize (msg/s); auto as % of it |\n")
@@ -40,7 +37,7 @@ func writeTuning(w io.Writer, results []result) error {
 		auto := map[string]*result{}
 		for i := range results {
 			r := &results[i]
-			if r.Kind != kindEcho || r.Size != l.size || r.Conns != l.conns || r.Status != statusOK {
+			if r.Kind != kindEcho || r.workload() != l || r.Status != statusOK {
 				continue
 			}
 			engines = addUniq(engines, r.Engine)
