@@ -460,18 +460,12 @@ func (l *loop) read(c *evConn, events uint32) {
 }
 
 // readStops reports whether reading c must stop after handing input to the
-// handler: backpressure, EOF, Close or Shutdown, or StartTLS.
+// handler: backpressure, EOF, Close or Shutdown, or StartTLS. A StartTLS
+// begins whenever reading stops with one asked for, paused or not: read
+// does not come back here until the upgrade is over.
 func (l *loop) readStops(c *evConn) bool {
-	if c.paused || c.readDone {
-		if c.up.Load() != nil && !c.handlerRunning() {
-			// StartTLS asked for by a call whose output went past high
-			// water: begin now, for read will not come back here until
-			// the upgrade is over (it waits for the output to flush).
-			l.beginUpgrade(c)
-		}
-		return true
-	}
-	if c.stopAsked.Load() {
+	blocked := c.paused || c.readDone
+	if !blocked && c.stopAsked.Load() {
 		l.stopConn(c) // Close or Shutdown: no further input for the handler
 		return true
 	}
@@ -481,7 +475,7 @@ func (l *loop) readStops(c *evConn) bool {
 		} // else handlerDone begins it
 		return true
 	}
-	return false
+	return blocked
 }
 
 // discard reads and drops input while a closing connection lingers, and
