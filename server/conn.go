@@ -22,6 +22,10 @@ func (c *connState) Context() any {
 	return nil
 }
 
+// Congested is false unless the engine's connection says otherwise: the
+// threaded engines write synchronously and queue nothing.
+func (c *connState) Congested() bool { return false }
+
 func (c *connState) counts() (in, out uint64) { return c.bytesIn.Load(), c.bytesOut.Load() }
 
 // setReason records why the connection closes; the first reason wins.
@@ -36,6 +40,14 @@ func (c *connState) closeReason() error {
 		return *p
 	}
 	return nil
+}
+
+// ended logs, at debug level, why the server closed a connection; a clean
+// close (nil) is not logged.
+func (s *Server) ended(c Conn, reason error) {
+	if reason != nil {
+		s.log.Debug("connection closed", "conn", c.ID(), "remote", c.RemoteAddr().String(), "reason", reason)
+	}
 }
 
 // guard calls f, turning a panic into a *PanicError counted by s.

@@ -34,6 +34,11 @@ var (
 	// It is a net.Error whose Timeout is true.
 	ErrReadTimeout error = &timeoutError{"read timeout"}
 
+	// ErrOutputLimit closes a connection whose queued output would pass the
+	// Server's OutputLimit: a handler on an event loop wrote far more than
+	// its peer reads, and ignored Conn.Congested. Conn.Write returns it.
+	ErrOutputLimit = errors.New("sockpool/server: output limit exceeded")
+
 	// ErrWriteTimeout closes a connection whose peer did not take written
 	// bytes within WriteTimeout. It is a net.Error whose Timeout is true.
 	ErrWriteTimeout error = &timeoutError{"write timeout"}

@@ -63,6 +63,7 @@ type evConn struct {
 	lingerUntil int64 // unix ns
 
 	stopAsked       atomic.Bool  // Close or Shutdown asked to stop
+	drainWanted     atomic.Bool  // Congested reported true: OnDrain follows the drain
 	closedByHandler atomic.Bool  // Conn.Close was called
 	queued          atomic.Int64 // bytes in out; written under mu
 	lastWrite       atomic.Int64 // unix ns of the last write progress
@@ -159,10 +160,25 @@ func (c *evConn) Write(p []byte) (int, error) {
 	return c.sendLocked(p)
 }
 
+// Congested reports whether an inline handler should stop producing output
+// (see Conn.Congested). A true answer is remembered, so that the loop pauses
+// reading and calls OnDrain once the queue drains.
+func (c *evConn) Congested() bool {
+	s := c.l.srv
+	if s.Dispatch != Inline || c.queued.Load() <= int64(s.highWater) {
+		return false
+	}
+	c.drainWanted.Store(true)
+	return true
+}
+
 // sendLocked writes p to the socket or queues what it does not take, in
 // order after what is queued. It never waits.
 func (c *evConn) sendLocked(p []byte) (int, error) {
 	total := len(p)
+	if q := c.queued.Load(); q > 0 && q+int64(len(p)) > int64(c.l.srv.outputLimit) {
+		return 0, c.overLimitLocked()
+	}
 	count := c.tls == nil // TLS counts plaintext, in writeTLS
 	if c.q == nil || len(c.q.out) == 0 {
 		// Nothing queued: write straight to the socket, which takes it all in
@@ -190,6 +206,9 @@ func (c *evConn) sendLocked(p []byte) (int, error) {
 		if len(p) == 0 {
 			return total, nil
 		}
+		if len(p) > c.l.srv.outputLimit {
+			return total - len(p), c.overLimitLocked()
+		}
 		c.stallSince.Store(c.l.clock.Load())
 	}
 	c.enqueueLocked(p)
@@ -208,6 +227,15 @@ func (c *evConn) sendLocked(p []byte) (int, error) {
 		c.modifyLocked()
 	}
 	return total, nil
+}
+
+// overLimitLocked closes c for queueing more than OutputLimit.
+func (c *evConn) overLimitLocked() error {
+	c.l.srv.stats.outputLimit.Add(1)
+	c.wclosed = true
+	c.setReason(ErrOutputLimit)
+	c.l.post(closeTask, c)
+	return ErrOutputLimit
 }
 
 // waitSpaceLocked blocks a writer that is not an event loop while the queue

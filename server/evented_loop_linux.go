@@ -510,7 +510,7 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 			l.closeConn(c, err)
 			return false
 		}
-		if c.queued.Load() > int64(s.highWater) {
+		if c.queued.Load() > int64(s.highWater) || c.drainWanted.Load() {
 			l.pause(c)
 		}
 		return true
@@ -583,6 +583,9 @@ func (l *loop) maybeResume(c *evConn) {
 	c.paused = false
 	c.lastRead = l.now.UnixNano() // the pause was ours, not the peer's silence
 	l.srv.stats.paused.Add(-1)
+	if c.drainWanted.Swap(false) && !l.drain(c) {
+		return
+	}
 	if c.readDone {
 		return
 	}
@@ -591,6 +594,28 @@ func (l *loop) maybeResume(c *evConn) {
 		return
 	}
 	c.setWantIn(true)
+}
+
+// drain calls OnDrain for a handler that stopped because c was Congested
+// (Dispatch Inline: it runs on the loop, like OnData). It reports false when
+// c closed or must pause again.
+func (l *loop) drain(c *evConn) bool {
+	dh, ok := l.srv.Handler.(DrainHandler)
+	if !ok {
+		return true
+	}
+	if err := guard(l.srv, c, func() { dh.OnDrain(c) }); err != nil {
+		l.closeConn(c, err)
+		return false
+	}
+	if c.fdClosed {
+		return false
+	}
+	if c.queued.Load() > int64(l.srv.highWater) || c.drainWanted.Load() {
+		l.pause(c)
+		return false
+	}
+	return true
 }
 
 // flush writes queued output; it runs on EPOLLOUT.

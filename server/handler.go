@@ -48,6 +48,16 @@ type Conn interface {
 	// TLS returns the state of the TLS connection, or nil when the
 	// connection is not TLS.
 	TLS() *tls.ConnectionState
+
+	// Congested reports whether more than WriteHighWater bytes of output are
+	// queued on a connection whose handler runs inline on an event loop
+	// (Evented, Dispatch Inline), where Write cannot wait for the peer. A
+	// handler that answers several requests from one OnData (a pipeline)
+	// should stop while it is true, keep the requests it has not answered,
+	// and go on in OnDrain (see DrainHandler): that bounds the output of one
+	// OnData call by WriteHighWater plus one reply. It is always false on the
+	// threaded engine and under Dispatch Pool, where a Write waits instead.
+	Congested() bool
 }
 
 // Handler responds to data arriving on a connection.
@@ -79,6 +89,17 @@ func (f HandlerFunc) OnData(c Conn, in []byte) { f(c, in) }
 // opens. OnOpen runs before the connection's first OnData.
 type OpenHandler interface {
 	OnOpen(c Conn)
+}
+
+// DrainHandler is implemented by handlers that stop answering while their
+// connection is Congested. OnDrain is called where OnData is called (on the
+// event loop), after Congested has reported true, once the queued output has
+// drained below WriteLowWater; the engine reads nothing from the connection
+// in between, so input the handler kept is all it has to go on with. If the
+// connection is congested again when OnDrain returns, the next OnDrain
+// follows the next drain.
+type DrainHandler interface {
+	OnDrain(c Conn)
 }
 
 // CloseHandler is implemented by handlers that want to know when a connection

@@ -30,6 +30,10 @@ const (
 	DefaultSyscallMaxConns = 1000
 	DefaultWriteHighWater  = 256 << 10
 	DefaultWriteLowWater   = 64 << 10
+	// DefaultOutputLimit is OutputLimit's default: far above what a peer
+	// that reads ever queues, low enough that a handful of peers that never
+	// read cannot exhaust memory.
+	DefaultOutputLimit = 64 << 20
 	// DefaultHandshakeTimeout bounds a TLS handshake when HandshakeTimeout
 	// is zero.
 	DefaultHandshakeTimeout = 10 * time.Second
@@ -162,6 +166,16 @@ type Server struct {
 	WriteHighWater int
 	WriteLowWater  int
 
+	// OutputLimit is the most output the Evented engine queues for one
+	// connection, like Redis's client-output-buffer-limit. Writers off the
+	// event loop wait at WriteHighWater and never reach it; a handler on the
+	// loop cannot wait, and one that keeps writing to a peer that does not
+	// read (ignoring Conn.Congested) has its connection closed with
+	// ErrOutputLimit when a Write would pass it, counted in
+	// Stats.OutputLimited. Default DefaultOutputLimit (64 MiB); a value below
+	// WriteHighWater counts as WriteHighWater.
+	OutputLimit int
+
 	// TLSConfig, if not nil, makes every connection TLS: the server runs
 	// the handshake before OnOpen, and OnData gets plaintext. Build it with
 	// the tlsconf package (safe defaults, mutual TLS, certificate reload).
@@ -232,6 +246,7 @@ type Server struct {
 	tunerTemplate bufs.Tuner
 	highWater     int
 	lowWater      int
+	outputLimit   int
 	hsTimeout     time.Duration // HandshakeTimeout or its default
 
 	mu        sync.Mutex
@@ -267,9 +282,26 @@ func (s *Server) init() error {
 			s.initErr = fmt.Errorf("sockpool/server: ReadMode syscall is for the threaded engine, not %v", s.Engine)
 			return
 		}
-		if s.ReadBufferSize < 0 || s.MinReadBufferSize < 0 || s.MaxReadBufferSize < 0 || s.Workers < 0 || s.MaxConns < 0 || s.Loops < 0 || s.WriteHighWater < 0 || s.WriteLowWater < 0 || s.HandshakeTimeout < 0 {
-			s.initErr = errors.New("sockpool/server: the buffer sizes, Workers, MaxConns, Loops, the water marks and HandshakeTimeout must not be negative")
-			return
+		for _, f := range []struct {
+			name string
+			v    any
+			neg  bool
+		}{
+			{"ReadBufferSize", s.ReadBufferSize, s.ReadBufferSize < 0},
+			{"MinReadBufferSize", s.MinReadBufferSize, s.MinReadBufferSize < 0},
+			{"MaxReadBufferSize", s.MaxReadBufferSize, s.MaxReadBufferSize < 0},
+			{"Workers", s.Workers, s.Workers < 0},
+			{"MaxConns", s.MaxConns, s.MaxConns < 0},
+			{"Loops", s.Loops, s.Loops < 0},
+			{"WriteHighWater", s.WriteHighWater, s.WriteHighWater < 0},
+			{"WriteLowWater", s.WriteLowWater, s.WriteLowWater < 0},
+			{"OutputLimit", s.OutputLimit, s.OutputLimit < 0},
+			{"HandshakeTimeout", s.HandshakeTimeout, s.HandshakeTimeout < 0},
+		} {
+			if f.neg {
+				s.initErr = fmt.Errorf("sockpool/server: %s must not be negative, got %v", f.name, f.v)
+				return
+			}
 		}
 		s.hsTimeout = cmp.Or(s.HandshakeTimeout, DefaultHandshakeTimeout)
 		s.log = s.Logger
@@ -281,6 +313,7 @@ func (s *Server) init() error {
 		s.tunerTemplate = bufs.Tuner{Min: s.MinReadBufferSize, Max: s.MaxReadBufferSize, Start: DefaultReadBufferSize}
 		s.highWater = cmp.Or(s.WriteHighWater, DefaultWriteHighWater)
 		s.lowWater = cmp.Or(s.WriteLowWater, min(DefaultWriteLowWater, s.highWater/2))
+		s.outputLimit = max(cmp.Or(s.OutputLimit, DefaultOutputLimit), s.highWater)
 		if s.lowWater > s.highWater {
 			s.initErr = fmt.Errorf("sockpool/server: WriteLowWater %d is above WriteHighWater %d", s.lowWater, s.highWater)
 			return
@@ -456,6 +489,7 @@ func (s *Server) connDone(c liveConn, opened bool) {
 		reason := c.closeReason()
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
+	s.ended(c, c.closeReason())
 	s.removeConn(c)
 	s.releaseClient(c.RemoteAddr())
 	<-s.slots

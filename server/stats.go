@@ -20,6 +20,9 @@ type Stats struct {
 	Panics       uint64 // handler panics (each closed its connection)
 	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout, WriteTimeout or HandshakeTimeout
 	AcceptErrors uint64 // temporary accept errors (for example EMFILE) backed off from
+	// OutputLimited counts connections closed because their queued output
+	// would have passed OutputLimit (Evented).
+	OutputLimited uint64
 
 	// TLSHandshakes counts TLS handshakes that succeeded (at accept and by
 	// StartTLS); TLSHandshakeErrors those that failed: a client that is not
@@ -32,8 +35,8 @@ type Stats struct {
 
 	// Queued is the output queued now, waiting for slow readers (Evented;
 	// the threaded engine writes synchronously and queues nothing). Each
-	// connection's queue is bounded by WriteHighWater plus one read's
-	// output.
+	// connection's queue is bounded by WriteHighWater for writers off the
+	// event loop and by OutputLimit for handlers on it.
 	Queued int64
 	// Paused is the number of connections whose reading is paused because
 	// their queued output, plus input waiting for a pool worker, passed
@@ -73,6 +76,7 @@ type counters struct {
 	panics       atomic.Uint64
 	timeouts     atomic.Uint64
 	acceptErrors atomic.Uint64
+	outputLimit  atomic.Uint64
 	tlsOK        atomic.Uint64
 	tlsErrors    atomic.Uint64
 	queued       atomic.Int64
@@ -95,6 +99,7 @@ func (s *Server) Stats() Stats {
 		Panics:             s.stats.panics.Load(),
 		Timeouts:           s.stats.timeouts.Load(),
 		AcceptErrors:       s.stats.acceptErrors.Load(),
+		OutputLimited:      s.stats.outputLimit.Load(),
 		TLSHandshakes:      s.stats.tlsOK.Load(),
 		TLSHandshakeErrors: s.stats.tlsErrors.Load(),
 		Queued:             s.stats.queued.Load(),

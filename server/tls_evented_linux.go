@@ -386,7 +386,7 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 	}
 	n, err := t.conn.Write(p)
 	c.bytesOut.Add(uint64(n))
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrOutputLimit) {
 		// The socket failed (the loop closes it), or close_notify is out.
 		err = ErrConnClosed
 	}
