@@ -25,7 +25,7 @@ func (c *fakeConn) Close() error                { c.closed = true; return nil }
 func (c *fakeConn) SetContext(v any)            { c.ctx = v }
 func (c *fakeConn) Context() any                { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState   { return nil }
-func (c *fakeConn) Congested() bool            { return false }
+func (c *fakeConn) Congested() bool             { return false }
 
 // stream64 is 64 frames of 100 bytes in f.
 func stream64(b testing.TB, f frame.Format) []byte {
