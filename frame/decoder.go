@@ -1,5 +1,7 @@
 package frame
 
+import "errors"
+
 // A Decoder cuts the messages of one byte stream, fed to it in pieces as
 // they are read, using a Format. Messages that lie whole inside one piece
 // are passed on straight from it, without a copy; only a frame that spans
@@ -56,32 +58,46 @@ func (d *Decoder) init(f Format, pool BufferPool) {
 // say) or of fn, at once, with the rest of p unread. After an error the
 // stream is out of step: Reset the decoder before feeding it another.
 func (d *Decoder) Feed(p []byte, fn func(msg []byte) error) error {
+	_, err := d.feed(p, fn)
+	return err
+}
+
+// errPause, returned by fn, stops a feed after the message fn was given:
+// feed then returns the input that follows it, for a later feed.
+var errPause = errors.New("sockpool/frame: paused")
+
+// feed is Feed that can pause (see errPause): it returns the unread rest of
+// p, which is empty unless err is errPause.
+func (d *Decoder) feed(p []byte, fn func(msg []byte) error) (rest []byte, err error) {
 	for len(p) > 0 {
 		if d.buf == nil {
 			// Fast path: frames that lie whole inside p go to fn from p.
 			msg, n, need, err := d.f.Split(p, 0)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if n > 0 {
 				if n > len(p) {
-					return errBadSplit
+					return nil, errBadSplit
 				}
 				if err := fn(msg); err != nil {
-					return err
+					if err == errPause {
+						return p[n:], err
+					}
+					return nil, err
 				}
 				p = p[n:]
 				continue
 			}
 			// p ends with the start of a frame: keep it.
 			if len(p) > d.bound {
-				return errBadSplit
+				return nil, errBadSplit
 			}
 			d.need = max(need, len(p)+1)
 			d.reserve(len(p))
 			d.buf = append(d.buf, p...)
 			d.seen = len(p)
-			return nil
+			return nil, nil
 		}
 
 		old := len(d.buf)
@@ -92,20 +108,20 @@ func (d *Decoder) Feed(p []byte, fn func(msg []byte) error) error {
 			take = min(take, d.need-old)
 		}
 		if take <= 0 {
-			return errBadSplit // the format let a frame outgrow MaxFrameLen
+			return nil, errBadSplit // the format let a frame outgrow MaxFrameLen
 		}
 		d.reserve(take)
 		d.buf = append(d.buf, p[:take]...)
 		if len(d.buf) < d.need {
-			return nil // take was all of p
+			return nil, nil // take was all of p
 		}
 		msg, n, need, err := d.f.Split(d.buf, d.seen)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n == 0 {
 			if len(d.buf) >= d.bound {
-				return errBadSplit
+				return nil, errBadSplit
 			}
 			d.seen, d.need = len(d.buf), max(need, len(d.buf)+1)
 			p = p[take:]
@@ -114,17 +130,21 @@ func (d *Decoder) Feed(p []byte, fn func(msg []byte) error) error {
 		if n <= old || n > len(d.buf) {
 			// A frame ending inside bytes already examined was missed by
 			// an earlier Split.
-			return errBadSplit
+			return nil, errBadSplit
 		}
-		if err := fn(msg); err != nil {
-			return err
+		err = fn(msg)
+		if err != nil && err != errPause {
+			return nil, err
 		}
 		// The frame took n-old bytes of p; the rest, already copied into
 		// buf, is read again from p.
 		p = p[n-old:]
 		d.release()
+		if err != nil {
+			return p, err
+		}
 	}
-	return nil
+	return nil, nil
 }
 
 // reserve makes room in buf for n more bytes. It grows by doubling, never past the frame's known length or

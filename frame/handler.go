@@ -107,15 +107,53 @@ func (h *Handler) OnOpen(c server.Conn) {
 }
 
 // OnData feeds in to the connection's decoder, which calls OnMessage for
-// each message it completes.
+// each message it completes. While the connection is Congested (an inline
+// handler on the evented engine whose peer reads slower than it is
+// answered), it stops after the message that made it so and keeps the rest
+// of in for OnDrain: one read full of requests cannot queue unbounded
+// replies.
 func (h *Handler) OnData(c server.Conn, in []byte) {
 	w := h.connOf(c)
 	if w.stopped.Load() {
 		return
 	}
+	if len(w.held) > 0 {
+		// Input kept at a pause comes first. (The engine does not read a
+		// paused connection, so this happens only with an engine that
+		// reads on regardless.)
+		w.held = append(w.held, in...)
+		h.OnDrain(c)
+		return
+	}
+	h.feed(w, in)
+}
+
+// OnDrain goes on with the input kept when the connection became Congested.
+func (h *Handler) OnDrain(c server.Conn) {
+	w := h.connOf(c)
+	held := w.held
+	w.held = nil
+	if w.stopped.Load() || len(held) == 0 {
+		bufs.Put(held)
+		return
+	}
+	h.feed(w, held)
+	bufs.Put(held)
+}
+
+// feed passes in through w's decoder, keeping what follows a pause in
+// w.held (in may be the server's read buffer, valid only during OnData).
+func (h *Handler) feed(w *conn, in []byte) {
 	partial := w.dec.Buffered() > 0
 	w.delivered = 0
-	if err := w.dec.Feed(in, w.emit); err != nil {
+	rest, err := w.dec.feed(in, w.emit)
+	if err == errPause {
+		if len(rest) > 0 {
+			w.held = append(bufs.Get(len(rest))[:0], rest...)
+		}
+		err = nil
+	}
+	if err != nil {
 		if !errors.Is(err, errStopped) {
 			w.fail(err)
 		}
@@ -150,6 +188,8 @@ func (h *Handler) OnClose(c server.Conn, err error) {
 	}
 	w.mu.Unlock()
 	w.dec.Reset()
+	bufs.Put(w.held)
+	w.held = nil
 	if h.close != nil {
 		h.close.OnClose(w, err)
 	}
@@ -181,7 +221,8 @@ type conn struct {
 	// emit is w.deliver, bound once so that Feed gets it without an
 	// allocation per read.
 	emit      func([]byte) error
-	delivered int // messages delivered in the current OnData
+	delivered int    // messages delivered in the current OnData
+	held      []byte // input after a pause (see OnData), from bufs; nil when none
 
 	// stopped is set when the connection starts closing (the handler's
 	// Close, a decode error, FrameTimeout): no more messages go out.
@@ -203,6 +244,9 @@ func (w *conn) deliver(msg []byte) error {
 	}
 	w.delivered++
 	w.h.h.OnMessage(w, msg)
+	if w.Conn.Congested() {
+		return errPause
+	}
 	return nil
 }
 
