@@ -19,7 +19,7 @@ const (
 // acceptLoop accepts connections on ln and hands each to the engine; hint
 // names the event loop for ln's connections, or is -1.
 func (s *Server) acceptLoop(ln net.Listener, hint int) error {
-	var delay time.Duration
+	var pause backoff
 	for {
 		// Under Block, wait for a connection slot before accepting, so that
 		// excess clients queue in the kernel's backlog, not in our memory.
@@ -41,17 +41,12 @@ func (s *Server) acceptLoop(ln net.Listener, hint int) error {
 			if !isTemporary(err) {
 				return err
 			}
-			s.stats.acceptErrors.Add(1)
-			delay = max(minAcceptDelay, min(2*delay, maxAcceptDelay))
-			s.log.Warn("accept error; retrying", "addr", ln.Addr().String(), "err", err, "delay", delay)
-			select {
-			case <-time.After(delay):
-			case <-s.done:
+			if !pause.wait(s, "accept error; retrying", ln.Addr(), err) {
 				return ErrServerClosed
 			}
 			continue
 		}
-		delay = 0
+		pause = backoff{}
 		if s.Overflow == pool.Reject {
 			select {
 			case s.slots <- struct{}{}:
@@ -66,11 +61,43 @@ func (s *Server) acceptLoop(ln net.Listener, hint int) error {
 	}
 }
 
+// backoff is the growing pause after a temporary accept error, as in
+// net/http: out of file descriptors, say, the acceptor must not spin.
+type backoff struct{ delay time.Duration }
+
+// wait counts and logs err and pauses; it reports false when the server
+// began closing meanwhile.
+func (b *backoff) wait(s *Server, msg string, addr net.Addr, err error) bool {
+	s.stats.acceptErrors.Add(1)
+	b.delay = max(minAcceptDelay, min(2*b.delay, maxAcceptDelay))
+	s.log.Warn(msg, "addr", addr.String(), "err", err, "delay", b.delay)
+	t := time.NewTimer(b.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
 // start hands a new connection to the engine. It owns nc and the
 // connection slot taken for it. It returns an error only when Serve must
 // end; a connection the engine has no room for is rejected and counted.
+//
+// An engine that takes the socket over (a duplicate descriptor for the
+// event loops or for blocking reads) can run out of descriptors as accept
+// itself can; the connection is kept and the take-over retried after the
+// same back-off, so clients wait instead of being dropped.
 func (s *Server) start(nc net.Conn, hint int) error {
+	var pause backoff
 	err := s.eng.serve(nc, hint)
+	for err != nil && isOutOfFiles(err) && !s.inShutdown.Load() {
+		if !pause.wait(s, "out of file descriptors for a new connection; retrying", nc.RemoteAddr(), err) {
+			break
+		}
+		err = s.eng.serve(nc, hint)
+	}
 	if err == nil {
 		s.stats.accepted.Add(1)
 		return nil
@@ -108,6 +135,12 @@ func (s *Server) reject(nc net.Conn, why int, err error) {
 		s.log.Debug("connection rejected", "remote", nc.RemoteAddr().String(), "reason", rejectNames[why])
 	}
 	nc.Close()
+}
+
+// isOutOfFiles reports whether err is the lack of a file descriptor, of the
+// process's or the system's, or of the memory for one.
+func isOutOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM)
 }
 
 // isTemporary reports whether an accept error is worth retrying after a

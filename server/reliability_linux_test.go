@@ -115,13 +115,19 @@ func emfileChild() {
 	if os.Getenv(emfileChildEnv) == "" {
 		return
 	}
-	limit, _ := strconv.Atoi(os.Getenv(emfileChildEnv))
+	limitText, engine, _ := strings.Cut(os.Getenv(emfileChildEnv), ":")
+	limit, _ := strconv.Atoi(limitText)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
 	srv := &Server{Handler: echoHandler()}
+	for _, ec := range engineCases {
+		if ec.name == engine {
+			ec.configure(srv)
+		}
+	}
 	go srv.Serve(ln)
 	ents, _ := os.ReadDir("/proc/self/fd")
 	lim := syscall.Rlimit{Cur: uint64(len(ents) + limit), Max: uint64(len(ents) + limit)}
@@ -137,13 +143,19 @@ func emfileChild() {
 	os.Exit(0)
 }
 
-// TestEMFILE runs a server process whose RLIMIT_NOFILE leaves room for
-// about 10 connections, and opens 30: the accept loop runs out of
-// descriptors, backs off instead of spinning (its CPU stays low while the
-// clients wait), and serves every waiting client once descriptors free up.
+// TestEMFILE runs, for each engine, a server process whose RLIMIT_NOFILE
+// leaves room for about 10 connections, and opens 30: the server runs out
+// of descriptors (in accept, or where the engine duplicates the accepted
+// socket), backs off instead of spinning (its CPU stays low while the
+// clients wait) and without dropping anyone, and serves every waiting
+// client once descriptors free up.
 func TestEMFILE(t *testing.T) {
+	forEachEngine(t, testEMFILE)
+}
+
+func testEMFILE(t *testing.T, ec engineCase) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"=10")
+	cmd.Env = append(os.Environ(), emfileChildEnv+"=10:"+ec.name)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -285,8 +285,15 @@ func (e *evented) serveTLS(nc net.Conn, hint int) error {
 func (c *evConn) acceptHandshake(nc net.Conn) {
 	l, s, t := c.l, c.l.srv, c.tls
 	err := t.handshake(s, nc)
-	if err == nil {
-		c.fd, err = dupFD(nc, "evented engine")
+	var pause backoff
+	for err == nil {
+		// Out of descriptors, wait for some as the acceptor does (see
+		// Server.start): the client has done its part.
+		if c.fd, err = dupFD(nc, "evented engine"); err == nil || !isOutOfFiles(err) ||
+			!pause.wait(s, "out of file descriptors for a new connection; retrying", nc.RemoteAddr(), err) {
+			break
+		}
+		err = nil
 	}
 	nc.Close() // the duplicate, if any, keeps the socket open
 	if err == nil && !t.done() {
