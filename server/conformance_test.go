@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -459,12 +460,21 @@ func streamUntilClosed(addr net.Addr, seed uint64, started chan<- struct{}) (int
 		started <- struct{}{}
 		return 0, err
 	}
+	return streamOn(c, seed, started, false)
+}
+
+// streamOn is streamUntilClosed on a connection already made; it closes c.
+// A persistent client goes on sending after the server's EOF, until a
+// write fails, as a hostile or careless one does.
+func streamOn(c net.Conn, seed uint64, started chan<- struct{}, persistent bool) (int, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	const limit = 64 << 20
 	msg := pattern(seed, 1<<20)
 	stop := make(chan struct{})
+	writing := make(chan struct{})
 	go func() {
+		defer close(writing)
 		for sent := 0; sent < limit; sent += 4096 {
 			select {
 			case <-stop:
@@ -475,6 +485,14 @@ func streamUntilClosed(addr net.Addr, seed uint64, started chan<- struct{}) (int
 			if _, err := c.Write(msg[off : off+4096]); err != nil {
 				return
 			}
+		}
+		// A persistent client trickles on after its burst, until the
+		// server cuts it (or its 10 s are up).
+		for end := time.Now().Add(10 * time.Second); persistent && time.Now().Before(end); {
+			if _, err := c.Write(msg[:64]); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	defer close(stop)
@@ -494,6 +512,9 @@ func streamUntilClosed(addr net.Addr, seed uint64, started chan<- struct{}) (int
 			if !signalled {
 				started <- struct{}{}
 			}
+			if persistent {
+				<-writing
+			}
 			return total, nil
 		}
 		if err != nil {
@@ -501,6 +522,86 @@ func streamUntilClosed(addr net.Addr, seed uint64, started chan<- struct{}) (int
 				started <- struct{}{}
 			}
 			return total, fmt.Errorf("stream %d after %d bytes: %w", seed, total, err)
+		}
+	}
+}
+
+// TestShutdownWhileClientsSend shuts down while clients keep sending (plain
+// and TLS), even after the server's EOF: once the handlers have returned and the peers have every byte
+// written to them, Shutdown must return nil well inside its deadline, not
+// wait out the lingering close of peers that never stop; and every byte the
+// server wrote must have arrived.
+func TestShutdownWhileClientsSend(t *testing.T) {
+	for _, ec := range engineCases {
+		for _, secure := range []bool{false, true} {
+			name := ec.name
+			if secure {
+				name += "-tls"
+			}
+			t.Run(name, func(t *testing.T) {
+				defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+				srv := ec.configure(&Server{Handler: echoHandler()})
+				var cli *tls.Config
+				if secure {
+					srv.TLSConfig, cli = tlsConfigs(t)
+				}
+				ln := listen(t, "tcp")
+				serveErr := make(chan error, 1)
+				go func() { serveErr <- srv.Serve(ln) }()
+
+				const clients = 10
+				var received atomic.Uint64
+				var wg sync.WaitGroup
+				started := make(chan struct{}, clients)
+				errs := make(chan error, clients)
+				for i := range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						var c net.Conn
+						var err error
+						if secure {
+							c, err = tlsDial(ln.Addr(), cli)
+						} else {
+							c, err = net.Dial("tcp", ln.Addr().String())
+						}
+						if err != nil {
+							started <- struct{}{}
+							errs <- err
+							return
+						}
+						n, err := streamOn(c, uint64(i+500), started, true)
+						received.Add(uint64(n))
+						errs <- err
+					}()
+				}
+				for range clients {
+					<-started
+				}
+				const grace = 3 * time.Second
+				ctx, cancel := context.WithTimeout(context.Background(), grace)
+				defer cancel()
+				begin := time.Now()
+				if err := srv.Shutdown(ctx); err != nil {
+					t.Fatalf("Shutdown after %v: %v", time.Since(begin).Round(time.Millisecond), err)
+				}
+				if took := time.Since(begin); took > grace/2 {
+					t.Errorf("Shutdown took %v, want well inside its %v deadline", took, grace)
+				}
+				if err := <-serveErr; !errors.Is(err, ErrServerClosed) {
+					t.Errorf("Serve returned %v", err)
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil {
+						t.Error(err)
+					}
+				}
+				if st := srv.Stats(); st.BytesOut != received.Load() || st.BytesIn < st.BytesOut {
+					t.Errorf("server read %d, wrote %d; clients received %d: what was written must all arrive", st.BytesIn, st.BytesOut, received.Load())
+				}
+			})
 		}
 	}
 }

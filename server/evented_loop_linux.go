@@ -288,6 +288,9 @@ func (l *loop) sweepEvery() time.Duration {
 			d = t
 		}
 	}
+	if l.lingering > 0 && s.inShutdown.Load() {
+		return lingerPoll // see shutdownLingerEnds
+	}
 	if l.lingering > 0 && (d == 0 || d > lingerQuiet) {
 		d = lingerQuiet
 	}
@@ -313,7 +316,8 @@ func (l *loop) sweep() {
 		}
 		if c.lingering {
 			// While lingering, lastRead is the last input discarded.
-			if nowNs > c.lingerUntil || since(c.lastRead) >= lingerQuiet {
+			if nowNs > c.lingerUntil || since(c.lastRead) >= lingerQuiet ||
+				shutdownLingerEnds(c.closeReason()) && delivered(c.fd) {
 				l.closeConn(c, nil)
 			}
 			continue
@@ -696,7 +700,7 @@ func (l *loop) maybeFinish(c *evConn) {
 	c.lastRead = l.now.UnixNano()
 	c.lingerUntil = l.now.Add(lingerFor(c.closeReason())).UnixNano()
 	l.lingering++
-	if until := l.now.Add(lingerQuiet); l.nextSweep.IsZero() || l.nextSweep.After(until) {
+	if until := l.now.Add(l.sweepEvery()); l.nextSweep.IsZero() || l.nextSweep.After(until) {
 		l.nextSweep = until
 	}
 	c.setWantIn(true)

@@ -33,3 +33,12 @@ func dupFD(nc net.Conn, who string) (int, error) {
 	}
 	return fd, nil
 }
+
+// delivered reports whether everything written to socket fd has reached
+// the peer: TCP has it acknowledged (SIOCOUTQ counts bytes sent and not yet
+// acknowledged, plus those not yet sent); for a UNIX socket, the peer has
+// read it. See shutdownLingerEnds.
+func delivered(fd int) bool {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
+	return err == nil && n == 0
+}

@@ -49,14 +49,28 @@ const (
 // megabytes of replies to read under load keeps sending for more than a
 // second (the conformance suite's shutdown test saw RSTs at one second on a
 // loaded machine).
+//
+// During Shutdown a linger also ends as soon as the peer has everything
+// written to it (see delivered), checked every lingerPoll: a client that
+// keeps sending would otherwise hold Shutdown to its deadline. The RST that
+// its next packet then draws loses nothing it was sent: Linux keeps data
+// that has arrived readable after a reset (the peer reads it, then sees the
+// reset or EOF). A peer that is sent data and does not read keeps the linger
+// going, and Shutdown's deadline then reports the output it could not
+// deliver.
 const (
 	lingerQuiet       = time.Second
 	lingerMax         = 2 * time.Second
 	shutdownLingerMax = 10 * time.Second
+	lingerPoll        = 20 * time.Millisecond
 )
 
 // drainSize is the size of the buffer a lingering close discards input into.
 const drainSize = 16 << 10
+
+// shutdownLingerEnds reports whether a linger for reason ends once the
+// peer has all output (see the linger constants): during Shutdown.
+func shutdownLingerEnds(reason error) bool { return errors.Is(reason, ErrServerClosed) }
 
 // lingerFor is the longest a connection closing for reason may linger.
 func lingerFor(reason error) time.Duration {
@@ -532,9 +546,14 @@ func (s *Server) beginClose() (first bool, err error) {
 // connection (OnClose gets ErrServerClosed) and waits for them all. Input
 // that arrives after Shutdown began is not passed to the handler.
 //
-// If ctx ends first, Shutdown closes the remaining connections at once and
-// returns ctx.Err(). Serve returns ErrServerClosed as soon as Shutdown is
-// called.
+// A connection is done once its handler has returned and its peer has
+// everything written to it; a peer that goes on sending does not hold
+// Shutdown up beyond that (its further input is discarded, and its
+// connection is closed). So Shutdown returns nil unless something was really
+// cut short: if ctx ends first, because a handler call is still running or a
+// peer has not taken its output (it does not read), Shutdown closes the
+// remaining connections at once and returns ctx.Err(). Serve returns
+// ErrServerClosed as soon as Shutdown is called.
 func (s *Server) Shutdown(ctx context.Context) error {
 	_, err := s.beginClose()
 	if s.init() != nil {

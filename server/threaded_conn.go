@@ -383,17 +383,43 @@ func (c *threadedConn) lingerClose() {
 	}
 	buf := bufs.Get(drainSize)
 	defer bufs.Put(buf)
-	end := time.Now().Add(lingerFor(c.closeReason()))
-	for {
-		c.rmu.Lock()
-		d := time.Now().Add(lingerQuiet)
-		if d.After(end) {
-			d = end
-		}
-		c.nc.SetReadDeadline(d)
-		c.rmu.Unlock()
-		if _, err := c.nc.Read(buf); err != nil {
+	early := shutdownLingerEnds(c.closeReason())
+	now := time.Now()
+	end := now.Add(lingerFor(c.closeReason()))
+	quiet := now.Add(lingerQuiet)
+	for now.Before(quiet) && now.Before(end) {
+		if early && c.delivered() {
 			return
 		}
+		d := quiet
+		if end.Before(d) {
+			d = end
+		}
+		if poll := now.Add(lingerPoll); early && poll.Before(d) {
+			d = poll
+		}
+		c.rmu.Lock()
+		c.nc.SetReadDeadline(d)
+		c.rmu.Unlock()
+		n, err := c.nc.Read(buf)
+		now = time.Now()
+		if n > 0 {
+			quiet = now.Add(lingerQuiet)
+		}
+		if err != nil && !isTimeout(err) {
+			return // the peer's EOF, or the socket failed
+		}
 	}
+}
+
+// delivered reports whether the peer has everything written to the socket
+// (false when that cannot be told).
+func (c *threadedConn) delivered() bool {
+	raw := rawConn(c.nc)
+	if raw == nil {
+		return false
+	}
+	ok := false
+	raw.Control(func(fd uintptr) { ok = delivered(int(fd)) })
+	return ok
 }

@@ -436,12 +436,19 @@ func (c *sysConn) linger() {
 	}
 	buf := bufs.Get(drainSize)
 	defer bufs.Put(buf)
+	early := shutdownLingerEnds(c.closeReason())
 	now := time.Now()
 	end := now.Add(lingerFor(c.closeReason()))
 	quietEnd := now.Add(lingerQuiet)
 	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
 	for now.Before(end) && now.Before(quietEnd) {
+		if early && delivered(c.fd) {
+			return
+		}
 		wait := min(quietEnd.Sub(now), end.Sub(now))
+		if early {
+			wait = min(wait, lingerPoll)
+		}
 		if _, err := unix.Poll(fds, int(wait.Milliseconds())+1); err != nil && err != unix.EINTR {
 			return
 		}
