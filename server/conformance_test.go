@@ -325,7 +325,7 @@ func TestWriteTimeout(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ec engineCase) {
 		rec := newRecorder(HandlerFunc(func(c Conn, in []byte) {
 			chunk := make([]byte, 1<<20)
-			for range 256 { // far more than the socket buffers hold
+			for range 32 { // far more than the socket buffers hold, less than OutputLimit
 				if _, err := c.Write(chunk); err != nil {
 					return
 				}
@@ -342,6 +342,50 @@ func TestWriteTimeout(t *testing.T) {
 		if n := srv.Stats().Timeouts; n != 1 {
 			t.Errorf("Stats.Timeouts = %d, want 1", n)
 		}
+	})
+}
+
+// TestOutputLimit: a handler on an event loop that ignores Congested and
+// writes far more than its peer reads has its connection closed at
+// OutputLimit (the other engines' Writes wait instead, which TestWriteTimeout
+// covers), Write says why, and the rest of the server goes on.
+func TestOutputLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		if ec.engine != Evented || ec.dispatch != Inline {
+			t.Skip("only a handler on an event loop queues without waiting")
+		}
+		const limit = 4 << 20
+		writeErr := make(chan error, 1)
+		rec := newRecorder(HandlerFunc(func(c Conn, in []byte) {
+			if string(in) != "flood" {
+				c.Write(in)
+				return
+			}
+			chunk := make([]byte, 256<<10)
+			for range 64 { // 16 MiB, and the peer never reads
+				if _, err := c.Write(chunk); err != nil {
+					writeErr <- err
+					return
+				}
+			}
+			writeErr <- nil
+		}))
+		srv := ec.configure(&Server{Handler: rec, OutputLimit: limit})
+		addr := serve(t, srv, "tcp")
+		flood := dial(t, addr)
+		flood.Write([]byte("flood"))
+		if err := <-writeErr; !errors.Is(err, ErrOutputLimit) {
+			t.Fatalf("Write returned %v, want ErrOutputLimit", err)
+		}
+		waitFor(t, "OnClose", func() bool { return len(rec.closes()) == 1 })
+		if errs := rec.closes()[0]; !errors.Is(errs[0], ErrOutputLimit) {
+			t.Errorf("OnClose error %v, want ErrOutputLimit", errs[0])
+		}
+		if st := srv.Stats(); st.OutputLimited != 1 || st.Queued != 0 {
+			t.Errorf("Stats.OutputLimited = %d, Queued = %d; want 1 and 0", st.OutputLimited, st.Queued)
+		}
+		other := dial(t, addr)
+		checkEcho(t, roundTrip(t, other, []byte("still here")), []byte("still here"))
 	})
 }
 

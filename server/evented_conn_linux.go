@@ -4,11 +4,11 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -68,6 +68,11 @@ type evConn struct {
 	queued          atomic.Int64 // bytes in out; written under mu
 	lastWrite       atomic.Int64 // unix ns of the last write progress
 	stallSince      atomic.Int64 // unix ns when output was last queued on an empty queue
+	sent            atomic.Int64 // bytes handed to the kernel (ciphertext, for TLS); written under mu
+	// The peer's progress for WriteTimeout (see loop.sampleDelivery): the
+	// stall it was sampled in and the bytes it had taken then. Loop-owned.
+	stallMark int64
+	took      int64
 
 	// mu guards the output queue and every write to fd, so that a Write from
 	// any goroutine keeps order and never touches a closed descriptor.
@@ -190,6 +195,7 @@ func (c *evConn) sendLocked(p []byte) (int, error) {
 				if count {
 					c.bytesOut.Add(uint64(n))
 				}
+				c.sent.Add(int64(n))
 				c.lastWrite.Store(c.l.clock.Load())
 			}
 			if err == nil || err == unix.EINTR {
@@ -242,34 +248,20 @@ func (c *evConn) overLimitLocked() error {
 // is at WriteHighWater or above: goroutines that push output to a peer that
 // does not read are held back as they would be by a blocking socket, instead
 // of queueing without bound. A loop never waits (it is the one that
-// flushes). WriteTimeout bounds the wait.
+// flushes). WriteTimeout bounds the wait: the loop's sweep closes a
+// connection whose peer took nothing for that long, which wakes the writer.
 func (c *evConn) waitSpaceLocked() error {
-	var timeout <-chan time.Time
-	if wt := c.l.srv.WriteTimeout; wt > 0 {
-		t := time.NewTimer(wt)
-		defer t.Stop()
-		timeout = t.C
-	}
 	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() {
 		if c.q.space == nil {
 			c.q.space = make(chan struct{})
 		}
 		ch := c.q.space
 		c.mu.Unlock()
-		select {
-		case <-ch:
-			c.mu.Lock()
-		case <-timeout:
-			c.mu.Lock()
-			if c.wclosed {
-				return ErrConnClosed
-			}
-			c.l.srv.stats.timeouts.Add(1)
-			c.wclosed = true
-			c.setReason(ErrWriteTimeout)
-			c.l.post(closeTask, c)
-			return ErrWriteTimeout
-		}
+		<-ch
+		c.mu.Lock()
+	}
+	if c.wclosed && errors.Is(c.closeReason(), ErrWriteTimeout) {
+		return ErrWriteTimeout
 	}
 	return nil
 }
@@ -342,6 +334,7 @@ func (c *evConn) consumeLocked(n int) {
 	if c.tls == nil { // TLS counts plaintext, in writeTLS
 		c.bytesOut.Add(uint64(n))
 	}
+	c.sent.Add(int64(n))
 	c.lastWrite.Store(c.l.clock.Load())
 	q := c.q
 	for n > 0 {

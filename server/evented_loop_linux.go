@@ -322,23 +322,51 @@ func (l *loop) sweep() {
 			}
 			continue
 		}
-		if c.handlerRunning() {
-			continue // as in the threaded engine, a handler call is not idleness
+		stalled := s.WriteTimeout > 0 && c.queued.Load() > 0
+		if stalled {
+			l.sampleDelivery(c)
 		}
+		// As in the threaded engine, a handler call is not idleness; but a
+		// pool handler waiting for queue space is bounded by WriteTimeout.
+		running := c.handlerRunning()
 		lastWrite := c.lastWrite.Load()
 		var why error
 		switch {
+		case stalled && since(max(lastWrite, c.stallSince.Load())) >= s.WriteTimeout:
+			why = ErrWriteTimeout
+		case running:
 		case s.ReadTimeout > 0 && !c.readDone && !c.paused && since(c.lastRead) >= s.ReadTimeout:
 			why = ErrReadTimeout
 		case s.IdleTimeout > 0 && since(max(c.lastRead, lastWrite)) >= s.IdleTimeout:
 			why = ErrIdleTimeout
-		case s.WriteTimeout > 0 && c.queued.Load() > 0 && since(max(lastWrite, c.stallSince.Load())) >= s.WriteTimeout:
-			why = ErrWriteTimeout
 		}
 		if why != nil {
 			s.stats.timeouts.Add(1)
 			l.closeConn(c, why)
 		}
+	}
+}
+
+// sampleDelivery counts the peer's progress on c's output for WriteTimeout.
+// Bytes leave the queue in large steps: an edge-triggered EPOLLOUT fires
+// only once a third of a send buffer (auto-tuned up to megabytes) is free,
+// so a peer reading slowly but steadily can go seconds without one. What it
+// takes shows sooner in the socket: bytes handed to the kernel less those
+// it still holds (SIOCOUTQ). The first sample of a stall only sets the mark.
+func (l *loop) sampleDelivery(c *evConn) {
+	sent := c.sent.Load() // before the ioctl: a Write in between cannot pass for progress
+	held, ok := unsent(c.fd)
+	if !ok {
+		return
+	}
+	took := sent - int64(held)
+	if st := c.stallSince.Load(); st != c.stallMark {
+		c.stallMark, c.took = st, took
+		return
+	}
+	if took > c.took {
+		c.took = took
+		c.lastWrite.Store(l.now.UnixNano())
 	}
 }
 

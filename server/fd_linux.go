@@ -34,11 +34,17 @@ func dupFD(nc net.Conn, who string) (int, error) {
 	return fd, nil
 }
 
-// delivered reports whether everything written to socket fd has reached
-// the peer: TCP has it acknowledged (SIOCOUTQ counts bytes sent and not yet
-// acknowledged, plus those not yet sent); for a UNIX socket, the peer has
-// read it. See shutdownLingerEnds.
-func delivered(fd int) bool {
+// unsent returns the bytes socket fd holds that the peer has not taken:
+// for TCP, those not yet sent or not yet acknowledged (SIOCOUTQ); for a UNIX
+// socket, those the peer has not read. ok is false if it cannot be told.
+func unsent(fd int) (n int, ok bool) {
 	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
-	return err == nil && n == 0
+	return n, err == nil
+}
+
+// delivered reports whether the peer has taken everything written to
+// socket fd. See shutdownLingerEnds.
+func delivered(fd int) bool {
+	n, ok := unsent(fd)
+	return ok && n == 0
 }

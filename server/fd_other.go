@@ -2,6 +2,10 @@
 
 package server
 
-// delivered reports false: without SIOCOUTQ there is no telling, and a
-// lingering close runs its course (see shutdownLingerEnds).
+// unsent reports that it cannot tell: without SIOCOUTQ, write progress is
+// seen only as bytes the socket accepts.
+func unsent(int) (int, bool) { return 0, false }
+
+// delivered reports false: there is no telling, and a lingering close runs
+// its course (see shutdownLingerEnds).
 func delivered(int) bool { return false }

@@ -50,7 +50,15 @@ type threadedConn struct {
 	// connection's life.
 	raw     syscall.RawConn
 	rawRead func(fd uintptr) bool // c.readRaw, bound once
-	held    []byte
+	// sock is nc's RawConn whenever nc is a plain socket, TLS or not: the
+	// write path's (see writeTimed).
+	sock syscall.RawConn
+	// sent counts the bytes writeTimed handed to the kernel; handshaking
+	// makes it write without WriteTimeout (the handshake has its own
+	// deadline). Both under wmu, or the worker's before writers exist.
+	sent        int64
+	handshaking bool
+	held        []byte
 	// The result of the last readRaw that found data.
 	rbuf []byte
 	rn   int
@@ -61,16 +69,46 @@ type threadedConn struct {
 }
 
 func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
-	c := &threadedConn{srv: s, nc: nc, rw: nc}
+	c := &threadedConn{srv: s, nc: nc}
+	c.rw = timedConn{nc, c}
 	c.id = s.nextID.Add(1)
 	c.tune, c.tuner = s.tune, s.tunerTemplate
+	c.sock = rawConn(nc)
 	if s.TLSConfig != nil {
 		return c // reads go through crypto/tls, into held
 	}
-	if c.raw = rawConn(nc); c.raw != nil {
+	if c.raw = c.sock; c.raw != nil {
 		c.rawRead = c.readRaw
 	}
 	return c
+}
+
+// timedConn is the socket as a threaded connection writes to it, plain or
+// under crypto/tls: its Write is writeTimed.
+type timedConn struct {
+	net.Conn
+	c *threadedConn
+}
+
+func (t timedConn) Write(p []byte) (int, error) { return t.c.writeTimed(p) }
+
+// writeDeadlined is writeTimed for a socket without a RawConn: each
+// deadline covers one write call, and one that moved bytes before it
+// passed is followed by another.
+func (c *threadedConn) writeDeadlined(p []byte) (int, error) {
+	wt := c.srv.WriteTimeout
+	if wt <= 0 || c.handshaking {
+		return c.nc.Write(p)
+	}
+	written := 0
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(wt))
+		n, err := c.nc.Write(p[written:])
+		written += n
+		if err == nil || !isTimeout(err) || n == 0 {
+			return written, err
+		}
+	}
 }
 
 // readSize is the size of the next read.
@@ -121,11 +159,13 @@ func (c *threadedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // then it returns errStopped and counts nothing.
 func (c *threadedConn) handshake(config *tls.Config, prefix []byte) error {
 	srv := c.srv
-	under := c.nc
+	var under net.Conn = timedConn{c.nc, c}
 	if len(prefix) > 0 {
-		under = &prefixConn{Conn: c.nc, prefix: prefix}
+		under = &prefixConn{Conn: under, prefix: prefix}
 	}
 	tc := tls.Server(under, config)
+	c.handshaking = true
+	defer func() { c.handshaking = false }()
 	c.rmu.Lock()
 	if c.stopping.Load() {
 		c.rmu.Unlock()
@@ -166,9 +206,6 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 		c.upPending = append(c.upPending, p...)
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
-	}
-	if srv.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(srv.WriteTimeout))
 	}
 	n, err := c.rw.Write(p)
 	c.bytesOut.Add(uint64(n))

@@ -12,3 +12,6 @@ import (
 func rawConn(net.Conn) syscall.RawConn { return nil }
 
 func (c *threadedConn) readRaw(uintptr) bool { panic("unreachable") }
+
+// writeTimed writes p within WriteTimeout; see the unix version.
+func (c *threadedConn) writeTimed(p []byte) (int, error) { return c.writeDeadlined(p) }

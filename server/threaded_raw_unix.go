@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/sockpool/sockpool/bufs"
 	"golang.org/x/sys/unix"
@@ -54,4 +55,69 @@ func (c *threadedConn) readRaw(fd uintptr) bool {
 		c.rbuf, c.rn, c.rerr = buf, n, err
 		return true
 	}
+}
+
+// writeTimed writes all of p to the socket. With a WriteTimeout it cuts the
+// write only when the peer has taken nothing for that long, however long
+// the whole Write takes: each deadline opens a window, and a window in which
+// the socket accepted bytes or the peer took some of what the kernel holds
+// (see took) is followed by another. The kernel's count matters because the
+// poller reports a full socket writable again only once a third of its send
+// buffer, auto-tuned up to megabytes, is free: a peer reading slowly but
+// steadily can go seconds without the socket accepting a byte.
+func (c *threadedConn) writeTimed(p []byte) (int, error) {
+	wt := c.srv.WriteTimeout
+	if wt <= 0 || c.handshaking || c.sock == nil {
+		return c.writeDeadlined(p)
+	}
+	written, window := 0, 0
+	var werr error
+	var mark int64 // took when the socket first refused bytes in this window
+	marked := false
+	write := func(fd uintptr) bool {
+		for written < len(p) {
+			n, err := unix.Write(int(fd), p[written:])
+			if n > 0 {
+				written += n
+				c.sent += int64(n)
+			}
+			switch err {
+			case nil, unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				if !marked {
+					mark, marked = c.took(fd), true
+				}
+				return false
+			}
+			werr = err
+			return true
+		}
+		return true
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(wt))
+	for {
+		err := c.sock.Write(write)
+		switch {
+		case werr != nil:
+			return written, &net.OpError{Op: "write", Net: c.nc.LocalAddr().Network(),
+				Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
+		case err == nil || !isTimeout(err):
+			return written, err
+		}
+		var now int64
+		c.sock.Control(func(fd uintptr) { now = c.took(fd) })
+		if written == window && (!marked || now <= mark) {
+			return written, err // a whole window without progress
+		}
+		window, mark, marked = written, now, true
+		c.nc.SetWriteDeadline(time.Now().Add(wt))
+	}
+}
+
+// took is how many of the bytes written the peer has taken, as far as the
+// kernel tells (see unsent); elsewhere, every byte the socket accepted.
+func (c *threadedConn) took(fd uintptr) int64 {
+	n, _ := unsent(int(fd))
+	return c.sent - int64(n)
 }

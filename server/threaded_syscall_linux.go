@@ -57,6 +57,7 @@ type sysConn struct {
 	fdmu sync.Mutex // guards fdClosed against shutdown(2) from stop and abort
 
 	fdClosed bool        // under fdmu and wmu
+	sent     int64       // bytes written to fd, under wmu (see writeFD)
 	tid      int         // the worker's thread, locked for the connection's life
 	inRead   atomic.Bool // the worker is in (or about to enter) read(2)
 	reads    atomic.Uint64
@@ -102,9 +103,10 @@ func newSyscallConn(s *Server, nc net.Conn) (*sysConn, error) {
 	}
 	c.rcvTimeo = noReadTimeout
 	if s.WriteTimeout > 0 {
-		// A blocking write that the peer does not drain returns EAGAIN after
-		// SO_SNDTIMEO.
-		tv := unix.NsecToTimeval(s.WriteTimeout.Nanoseconds())
+		// A blocking write that the peer does not drain returns after
+		// SO_SNDTIMEO (EAGAIN, or the count written): a quarter of
+		// WriteTimeout, so that writeFD samples the peer's progress.
+		tv := unix.NsecToTimeval(max(s.WriteTimeout/4, time.Millisecond).Nanoseconds())
 		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
 			unix.Close(fd)
 			return nil, os.NewSyscallError("setsockopt", err)
@@ -154,44 +156,52 @@ func (c *sysConn) Write(p []byte) (int, error) {
 	return written, err
 }
 
-// writeFD writes all of p with blocking write(2) calls, within
-// WriteTimeout. The caller holds wmu.
+// writeFD writes all of p with blocking write(2) calls. The caller holds
+// wmu. With a WriteTimeout it fails only when the peer has taken nothing
+// for that long: each time a write returns early (SO_SNDTIMEO, a quarter
+// of WriteTimeout) it samples the peer's progress, bytes the socket
+// accepted or bytes the peer took of what the kernel holds, for the reason
+// given on threadedConn.writeTimed.
 func (c *sysConn) writeFD(p []byte) (int, error) {
 	srv := c.srv
-	var deadline time.Time
+	var progressed time.Time // when the peer last took bytes
+	var mark int64           // what it had taken at the last sample
+	marked := false
 	if srv.WriteTimeout > 0 {
-		deadline = time.Now().Add(srv.WriteTimeout)
+		progressed = time.Now()
 	}
 	written := 0
-	var err error
 	for written < len(p) {
 		n, werr := unix.Write(c.fd, p[written:])
 		if n > 0 {
 			written += n
+			c.sent += int64(n)
 		}
-		switch werr {
-		case nil:
-			// A partial write means SO_SNDTIMEO passed with some progress;
-			// the whole Write still gets only WriteTimeout.
-			if written < len(p) && !deadline.IsZero() && time.Now().After(deadline) {
-				werr = unix.EAGAIN
-			} else {
+		switch {
+		case werr == unix.EINTR, werr == nil && written == len(p):
+			continue
+		case werr == nil, werr == unix.EAGAIN:
+			if srv.WriteTimeout <= 0 {
+				continue // a signal cut the write short
+			}
+			now := time.Now()
+			held, _ := unsent(c.fd)
+			took := c.sent - int64(held)
+			if n > 0 || marked && took > mark {
+				progressed = now
+			}
+			mark, marked = took, true
+			if now.Sub(progressed) < srv.WriteTimeout {
 				continue
 			}
-		case unix.EINTR:
-			continue
-		}
-		if werr == unix.EAGAIN {
 			srv.stats.timeouts.Add(1)
-			err = ErrWriteTimeout
-		} else if c.wclosed.Load() {
-			err = ErrConnClosed
-		} else {
-			err = c.opError("write", werr)
+			return written, ErrWriteTimeout
+		case c.wclosed.Load():
+			return written, ErrConnClosed
 		}
-		break
+		return written, c.opError("write", werr)
 	}
-	return written, err
+	return written, nil
 }
 
 func (c *sysConn) Close() error {
