@@ -25,6 +25,7 @@ func (c *fakeConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
 func (c *fakeConn) SetContext(v any)          { c.ctx = v }
 func (c *fakeConn) Context() any              { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
+func (c *fakeConn) Congested() bool           { return false }
 
 func (c *fakeConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
