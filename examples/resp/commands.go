@@ -17,8 +17,8 @@ const flushAt = 1 << 20
 
 // handler is the server.Handler of the key-value server.
 type handler struct {
-	store   *store
-	maxBulk int
+	store  *store
+	limits limits
 }
 
 // session is one connection's state: its parser keeps the unfinished
@@ -30,7 +30,7 @@ type session struct {
 
 // OnOpen gives the connection its session.
 func (h *handler) OnOpen(c server.Conn) {
-	c.SetContext(&session{p: newParser(h.maxBulk)})
+	c.SetContext(&session{p: newParser(h.limits)})
 }
 
 // OnData runs every complete command of in and answers them all with one
@@ -89,7 +89,7 @@ type command struct {
 	flags             []string
 	firstKey, lastKey int
 	step              int
-	run               func(h *handler, out []byte, args [][]byte) []byte
+	run               func(h *handler, out []byte, args *argv) []byte
 	quit              bool   // the connection closes after the reply
 	errArity          string // the reply to a wrong number of arguments
 }
@@ -112,7 +112,7 @@ func init() {
 		{name: "incr", arity: 2, flags: []string{"write", "denyoom", "fast"}, firstKey: 1, lastKey: 1, step: 1, run: (*handler).incr},
 		{name: "mset", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, run: (*handler).mset},
 		{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, run: (*handler).mget},
-		{name: "quit", arity: -1, flags: []string{"fast"}, run: func(_ *handler, out []byte, _ [][]byte) []byte { return appendSimple(out, "OK") }, quit: true},
+		{name: "quit", arity: -1, flags: []string{"fast"}, run: func(_ *handler, out []byte, _ *argv) []byte { return appendSimple(out, "OK") }, quit: true},
 		{name: "command", arity: -1, flags: []string{"loading", "stale"}, run: (*handler).command},
 		{name: "config", arity: -2, flags: []string{"admin", "loading", "stale"}, run: (*handler).config},
 	}
@@ -124,13 +124,13 @@ func init() {
 
 // exec runs one command and appends its reply to out. quit reports that the
 // connection should close after the reply.
-func (h *handler) exec(out []byte, args [][]byte) (_ []byte, quit bool) {
+func (h *handler) exec(out []byte, args *argv) (_ []byte, quit bool) {
 	var buf [16]byte
-	cmd := commandsByName[string(lower(buf[:0], args[0]))] // no allocation: lookup by converted bytes
+	cmd := commandsByName[string(lower(buf[:0], args.at(0)))] // no allocation: lookup by converted bytes
 	if cmd == nil {
 		return appendUnknown(out, args), false
 	}
-	if cmd.arity > 0 && len(args) != cmd.arity || len(args) < -cmd.arity {
+	if n := args.len(); cmd.arity > 0 && n != cmd.arity || n < -cmd.arity {
 		return appendError(out, cmd.errArity), false
 	}
 	return cmd.run(h, out, args), cmd.quit
@@ -152,17 +152,17 @@ func lower(dst, b []byte) []byte {
 }
 
 // appendUnknown appends redis's reply to an unknown command.
-func appendUnknown(out []byte, args [][]byte) []byte {
+func appendUnknown(out []byte, args *argv) []byte {
 	var sb strings.Builder
 	sb.WriteString("ERR unknown command '")
-	sb.Write(errText(args[0]))
+	sb.Write(errText(args.at(0)))
 	sb.WriteString("', with args beginning with: ")
-	for _, a := range args[1:] {
+	for i := 1; i < args.len(); i++ {
 		if sb.Len() > 1024 {
 			break
 		}
 		sb.WriteByte('\'')
-		sb.Write(errText(a))
+		sb.Write(errText(args.at(i)))
 		sb.WriteString("' ")
 	}
 	return appendError(out, sb.String())
@@ -180,40 +180,40 @@ func errText(b []byte) []byte {
 	return b
 }
 
-func (h *handler) ping(out []byte, args [][]byte) []byte {
-	switch len(args) {
+func (h *handler) ping(out []byte, args *argv) []byte {
+	switch args.len() {
 	case 1:
 		return appendSimple(out, "PONG")
 	case 2:
-		return appendBulk(out, args[1])
+		return appendBulk(out, args.at(1))
 	}
 	return appendError(out, "ERR wrong number of arguments for 'ping' command")
 }
 
-func (h *handler) echo(out []byte, args [][]byte) []byte { return appendBulk(out, args[1]) }
+func (h *handler) echo(out []byte, args *argv) []byte { return appendBulk(out, args.at(1)) }
 
-func (h *handler) get(out []byte, args [][]byte) []byte { return h.store.appendGet(out, args[1]) }
+func (h *handler) get(out []byte, args *argv) []byte { return h.store.appendGet(out, args.at(1)) }
 
 // set is SET key value [NX|XX] [EX seconds|PX milliseconds|KEEPTTL].
-func (h *handler) set(out []byte, args [][]byte) []byte {
+func (h *handler) set(out []byte, args *argv) []byte {
 	var (
 		mode    setMode
 		exp     int64
 		keepTTL bool
 		hasTTL  bool
 	)
-	for i := 3; i < len(args); i++ {
+	for i := 3; i < args.len(); i++ {
 		var buf [8]byte
-		switch opt := string(lower(buf[:0], args[i])); {
+		switch opt := string(lower(buf[:0], args.at(i))); {
 		case opt == "nx" && mode != setIfExists:
 			mode = setIfAbsent
 		case opt == "xx" && mode != setIfAbsent:
 			mode = setIfExists
 		case opt == "keepttl" && !hasTTL:
 			keepTTL = true
-		case (opt == "ex" || opt == "px") && !keepTTL && !hasTTL && i+1 < len(args):
+		case (opt == "ex" || opt == "px") && !keepTTL && !hasTTL && i+1 < args.len():
 			i++
-			n, ok := parseInt(args[i])
+			n, ok := parseInt(args.at(i))
 			if !ok {
 				return appendError(out, errNotInteger.Error())
 			}
@@ -230,34 +230,34 @@ func (h *handler) set(out []byte, args [][]byte) []byte {
 			return appendError(out, "ERR syntax error")
 		}
 	}
-	if !h.store.set(args[1], args[2], exp, keepTTL, mode) {
+	if !h.store.set(args.at(1), args.at(2), exp, keepTTL, mode) {
 		return appendNull(out)
 	}
 	return appendSimple(out, "OK")
 }
 
-func (h *handler) del(out []byte, args [][]byte) []byte {
+func (h *handler) del(out []byte, args *argv) []byte {
 	var n int64
-	for _, k := range args[1:] {
-		if h.store.del(k) {
+	for i := 1; i < args.len(); i++ {
+		if h.store.del(args.at(i)) {
 			n++
 		}
 	}
 	return appendInt(out, n)
 }
 
-func (h *handler) exists(out []byte, args [][]byte) []byte {
+func (h *handler) exists(out []byte, args *argv) []byte {
 	var n int64
-	for _, k := range args[1:] {
-		if h.store.exists(k) {
+	for i := 1; i < args.len(); i++ {
+		if h.store.exists(args.at(i)) {
 			n++
 		}
 	}
 	return appendInt(out, n)
 }
 
-func (h *handler) incr(out []byte, args [][]byte) []byte {
-	n, err := h.store.incr(args[1])
+func (h *handler) incr(out []byte, args *argv) []byte {
+	n, err := h.store.incr(args.at(1))
 	if err != nil {
 		return appendError(out, err.Error())
 	}
@@ -266,20 +266,20 @@ func (h *handler) incr(out []byte, args [][]byte) []byte {
 
 // mset sets each key in turn. Unlike redis's, it is not atomic: another
 // connection may see some of the keys set and not yet others.
-func (h *handler) mset(out []byte, args [][]byte) []byte {
-	if len(args)%2 != 1 {
+func (h *handler) mset(out []byte, args *argv) []byte {
+	if args.len()%2 != 1 {
 		return appendError(out, "ERR wrong number of arguments for 'mset' command")
 	}
-	for i := 1; i < len(args); i += 2 {
-		h.store.set(args[i], args[i+1], 0, false, setAlways)
+	for i := 1; i < args.len(); i += 2 {
+		h.store.set(args.at(i), args.at(i+1), 0, false, setAlways)
 	}
 	return appendSimple(out, "OK")
 }
 
-func (h *handler) mget(out []byte, args [][]byte) []byte {
-	out = appendArray(out, len(args)-1)
-	for _, k := range args[1:] {
-		out = h.store.appendGet(out, k)
+func (h *handler) mget(out []byte, args *argv) []byte {
+	out = appendArray(out, args.len()-1)
+	for i := 1; i < args.len(); i++ {
+		out = h.store.appendGet(out, args.at(i))
 	}
 	return out
 }
@@ -287,23 +287,23 @@ func (h *handler) mget(out []byte, args [][]byte) []byte {
 // command answers COMMAND, COMMAND COUNT, COMMAND INFO and COMMAND DOCS,
 // enough for redis-cli: its hints come from COMMAND DOCS, which gets an empty
 // reply, and redis-cli then uses its built-in table.
-func (h *handler) command(out []byte, args [][]byte) []byte {
-	if len(args) == 1 {
+func (h *handler) command(out []byte, args *argv) []byte {
+	if args.len() == 1 {
 		out = appendArray(out, len(commands))
 		for _, c := range commands {
 			out = appendCommandInfo(out, c)
 		}
 		return out
 	}
-	switch strings.ToLower(string(args[1])) {
+	switch strings.ToLower(string(args.at(1))) {
 	case "count":
 		return appendInt(out, int64(len(commands)))
 	case "docs":
 		return appendArray(out, 0)
 	case "info":
-		out = appendArray(out, len(args)-2)
-		for _, name := range args[2:] {
-			if c := commandsByName[strings.ToLower(string(name))]; c != nil {
+		out = appendArray(out, args.len()-2)
+		for i := 2; i < args.len(); i++ {
+			if c := commandsByName[strings.ToLower(string(args.at(i)))]; c != nil {
 				out = appendCommandInfo(out, c)
 			} else {
 				out = append(out, "*-1\r\n"...)
@@ -311,7 +311,7 @@ func (h *handler) command(out []byte, args [][]byte) []byte {
 		}
 		return out
 	}
-	return appendError(out, "ERR unknown subcommand '"+string(errText(args[1]))+"'. Try COMMAND HELP.")
+	return appendError(out, "ERR unknown subcommand '"+string(errText(args.at(1)))+"'. Try COMMAND HELP.")
 }
 
 // appendCommandInfo appends c in COMMAND's classic six-element form.
@@ -339,17 +339,17 @@ var configParams = [][2]string{
 
 // config answers CONFIG GET with glob patterns, as redis 7 does (several
 // patterns, each name reported once); other subcommands are errors.
-func (h *handler) config(out []byte, args [][]byte) []byte {
-	if strings.ToLower(string(args[1])) != "get" {
-		return appendError(out, "ERR unknown subcommand '"+string(errText(args[1]))+"'. Only CONFIG GET is supported.")
+func (h *handler) config(out []byte, args *argv) []byte {
+	if strings.ToLower(string(args.at(1))) != "get" {
+		return appendError(out, "ERR unknown subcommand '"+string(errText(args.at(1)))+"'. Only CONFIG GET is supported.")
 	}
-	if len(args) < 3 {
+	if args.len() < 3 {
 		return appendError(out, "ERR wrong number of arguments for 'config|get' command")
 	}
 	var matched [][2]string
 	for _, p := range configParams {
-		for _, pat := range args[2:] {
-			if ok, _ := path.Match(strings.ToLower(string(pat)), p[0]); ok {
+		for i := 2; i < args.len(); i++ {
+			if ok, _ := path.Match(strings.ToLower(string(args.at(i))), p[0]); ok {
 				matched = append(matched, p)
 				break
 			}

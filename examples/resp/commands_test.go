@@ -64,7 +64,7 @@ func resp(args ...string) string {
 
 func TestOneWritePerRead(t *testing.T) {
 	t.Parallel()
-	h := &handler{store: newStore(), maxBulk: 1024}
+	h := &handler{store: newStore(), limits: limits{maxBulk: 1024}}
 	c := newFake(h)
 	var in, want strings.Builder
 	for i := range 16 {
@@ -94,7 +94,7 @@ func TestHandlerCloses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := &handler{store: newStore(), maxBulk: 1024}
+			h := &handler{store: newStore(), limits: limits{maxBulk: 1024}}
 			c := newFake(h)
 			h.OnData(c, []byte(tc.in))
 			h.OnData(c, []byte("PING\r\n")) // ignored: the connection is closing
@@ -109,7 +109,7 @@ func TestHandlerCloses(t *testing.T) {
 // flushAt is written in pieces rather than gathered whole.
 func TestLargeRepliesAreFlushed(t *testing.T) {
 	t.Parallel()
-	h := &handler{store: newStore(), maxBulk: 1 << 20}
+	h := &handler{store: newStore(), limits: limits{maxBulk: 1 << 20}}
 	c := newFake(h)
 	val := strings.Repeat("x", 300<<10)
 	h.OnData(c, []byte(resp("SET", "big", val)))
@@ -126,13 +126,13 @@ func TestLargeRepliesAreFlushed(t *testing.T) {
 // TestHotPathAllocs checks that GET, SET of an existing key, INCR and PING
 // allocate nothing per command.
 func TestHotPathAllocs(t *testing.T) {
-	h := &handler{store: newStore(), maxBulk: 1024}
-	cmds := [][][]byte{
-		{[]byte("SET"), []byte("key:__rand_int__"), []byte("xxx")},
-		{[]byte("get"), []byte("key:__rand_int__")},
-		{[]byte("INCR"), []byte("counter:__rand_int__")},
-		{[]byte("PING")},
-		{[]byte("MGET"), []byte("key:__rand_int__"), []byte("nope")},
+	h := &handler{store: newStore(), limits: limits{maxBulk: 1024}}
+	cmds := []*argv{
+		argvOf("SET", "key:__rand_int__", "xxx"),
+		argvOf("get", "key:__rand_int__"),
+		argvOf("INCR", "counter:__rand_int__"),
+		argvOf("PING"),
+		argvOf("MGET", "key:__rand_int__", "nope"),
 	}
 	out := make([]byte, 0, 1024)
 	for _, args := range cmds {
@@ -141,13 +141,13 @@ func TestHotPathAllocs(t *testing.T) {
 	for _, args := range cmds {
 		n := testing.AllocsPerRun(200, func() { h.exec(out[:0], args) })
 		if n != 0 {
-			t.Errorf("%s: %v allocations per command, want 0", args[0], n)
+			t.Errorf("%s: %v allocations per command, want 0", args.at(0), n)
 		}
 	}
 }
 
 func BenchmarkOnData(b *testing.B) {
-	h := &handler{store: newStore(), maxBulk: defaultMaxBulk}
+	h := &handler{store: newStore(), limits: limits{}}
 	c := &fakeConn{}
 	h.OnOpen(c)
 	// What redis-benchmark -P 16 sends: 16 commands per read.

@@ -12,8 +12,17 @@
 // redis-cli and redis-benchmark need. Requests may be pipelined and may be
 // inline ("PING\r\n"); all the replies to one read go out in one write.
 // Malformed input is answered with "-ERR Protocol error: ..." and the
-// connection is closed; so is a bulk string longer than -max-bulk, before
-// any of it is stored.
+// connection is closed, as redis does; so are requests past these limits
+// (a length or count over its limit is refused before any of what it
+// announces is kept):
+//
+//	-proto-max-bulk-len  longest bulk string (redis's name; default 64mb
+//	                     where redis's is 512mb; -max-bulk is an alias)
+//	-max-args            most arguments in one request (default 1048576)
+//	-client-query-buffer-limit
+//	                     most input kept for the command in progress
+//	                     (redis's name and default, 1gb; at most 2gb); past
+//	                     it the connection is closed without a reply
 //
 // When it is ready it prints one line, "listening <network> <address>", with
 // the real address (a port of 0 picks a free one), as examples/echo does.
@@ -47,9 +56,13 @@ func run(args []string) error {
 	var (
 		addr    = fs.String("addr", "127.0.0.1:6380", "address to listen on; a port of 0 picks a free one; a path for -network unix")
 		network = fs.String("network", "tcp", "tcp, tcp4, tcp6 or unix")
-		maxBulk = fs.Int("max-bulk", defaultMaxBulk, "longest bulk string (key or value) in bytes; a longer one closes the connection")
+		lim     = limits{maxBulk: defaultMaxBulk, maxArgs: defaultMaxArgs, maxQuery: defaultMaxQuery}
 		grace   = fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
 	)
+	fs.Var(sizeFlag{&lim.maxBulk}, "proto-max-bulk-len", "longest bulk string (key or value), a `size` in bytes or with a redis unit (1mb, 512mb); a longer one closes the connection")
+	fs.Var(sizeFlag{&lim.maxBulk}, "max-bulk", "alias of -proto-max-bulk-len (a `size`)")
+	fs.IntVar(&lim.maxArgs, "max-args", defaultMaxArgs, "most arguments in one request; a request announcing more closes the connection")
+	fs.Var(sizeFlag{&lim.maxQuery}, "client-query-buffer-limit", "most input kept for one command in progress, a `size` of at most 2gb; more closes the connection")
 	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded or evented (Linux)")
 	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
 	fs.IntVar(&srv.ReadBufferSize, "bufsize", server.DefaultReadBufferSize, "read buffer size in bytes, rounded up to a power of two")
@@ -60,10 +73,15 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *maxBulk <= 0 {
-		return fmt.Errorf("-max-bulk %d: must be positive", *maxBulk)
+	switch {
+	case lim.maxBulk <= 0:
+		return fmt.Errorf("-proto-max-bulk-len %d: must be positive", lim.maxBulk)
+	case lim.maxArgs <= 0:
+		return fmt.Errorf("-max-args %d: must be positive", lim.maxArgs)
+	case lim.maxQuery <= 0 || lim.maxQuery > maxQueryLimit:
+		return fmt.Errorf("-client-query-buffer-limit %d: must be positive and at most 2gb", lim.maxQuery)
 	}
-	srv.Handler = &handler{store: newStore(), maxBulk: *maxBulk}
+	srv.Handler = &handler{store: newStore(), limits: lim}
 
 	// Catch the signals before saying "listening": a script may send one as
 	// soon as it reads that line.

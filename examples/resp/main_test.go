@@ -30,19 +30,30 @@ func TestMain(m *testing.M) {
 
 func TestCommand(t *testing.T) {
 	t.Parallel()
+	// past are requests past the limits the flags set, each with its reply,
+	// each sent on a connection of its own.
+	type past struct{ req, reply string }
 	cases := []struct {
 		name string
 		args []string
+		past []past
 	}{
-		{"threaded", []string{"-addr", "127.0.0.1:0"}},
-		{"unix", []string{"-network", "unix", "-addr", filepath.Join(t.TempDir(), "resp.sock")}},
-		{"flags", []string{"-addr", "127.0.0.1:0", "-engine", "threaded", "-max-bulk", "1000", "-bufsize", "4096", "-max-conns", "10"}},
+		{"threaded", []string{"-addr", "127.0.0.1:0"}, nil},
+		{"unix", []string{"-network", "unix", "-addr", filepath.Join(t.TempDir(), "resp.sock"), "-max-bulk", "1000"},
+			[]past{{resp("ECHO", strings.Repeat("x", 1001)), "-ERR Protocol error: invalid bulk length\r\n"}}},
+		{"flags", []string{"-addr", "127.0.0.1:0", "-engine", "threaded", "-proto-max-bulk-len", "1kb", "-max-args", "3", "-client-query-buffer-limit", "2kb", "-bufsize", "4096", "-max-conns", "10"},
+			[]past{
+				{resp("ECHO", strings.Repeat("x", 1025)), "-ERR Protocol error: invalid bulk length\r\n"},
+				{resp("EXISTS", "a", "b", "c"), "-ERR Protocol error: invalid multibulk length\r\n"},
+				{strings.Repeat("PING ", 500), ""},
+			}},
 	}
 	if engines := engines(); len(engines) > 1 {
 		cases = append(cases, struct {
 			name string
 			args []string
-		}{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}})
+			past []past
+		}{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}, nil})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +94,19 @@ func TestCommand(t *testing.T) {
 			if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
 				t.Fatalf("got %q, %v; want %q", got, err, want)
 			}
+			for _, p := range tc.past {
+				pc, err := net.Dial(f[1], f[2])
+				if err != nil {
+					t.Fatal(err)
+				}
+				pc.SetDeadline(time.Now().Add(10 * time.Second))
+				go io.WriteString(pc, p.req)
+				got, err := io.ReadAll(pc) // until the server closes
+				pc.Close()
+				if string(got) != p.reply || err != nil && !isReset(err) {
+					t.Errorf("past the limits: %q, %v; want %q and the connection closed", got, err, p.reply)
+				}
+			}
 
 			cmd.Process.Signal(syscall.SIGTERM)
 			if err := cmd.Wait(); err != nil {
@@ -102,7 +126,10 @@ func TestBadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"-engine", "quantum"}, "quantum"},
-		{[]string{"-max-bulk", "0"}, "max-bulk"},
+		{[]string{"-max-bulk", "0"}, "proto-max-bulk-len"},
+		{[]string{"-proto-max-bulk-len", "12q"}, "invalid size"},
+		{[]string{"-max-args", "0"}, "max-args"},
+		{[]string{"-client-query-buffer-limit", "3gb"}, "client-query-buffer-limit"},
 		{[]string{"stray"}, "stray"},
 	}
 	for _, tc := range cases {

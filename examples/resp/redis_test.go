@@ -29,7 +29,7 @@ func TestRedisBenchmark(t *testing.T) {
 	tests := []string{"PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"}
 	for _, eng := range engines() {
 		t.Run(eng.String(), func(t *testing.T) {
-			host, port, _ := net.SplitHostPort(startServer(t, eng, defaultMaxBulk))
+			host, port, _ := net.SplitHostPort(startServer(t, eng, limits{}))
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bench, "-h", host, "-p", port,
@@ -109,7 +109,7 @@ func TestRedisCLI(t *testing.T) {
 	}
 	for _, eng := range engines() {
 		t.Run(eng.String(), func(t *testing.T) {
-			host, port, _ := net.SplitHostPort(startServer(t, eng, defaultMaxBulk))
+			host, port, _ := net.SplitHostPort(startServer(t, eng, limits{}))
 			for _, tc := range cases {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				cmd := exec.CommandContext(ctx, cli, append([]string{"-h", host, "-p", port}, tc.args...)...)
@@ -142,5 +142,42 @@ func TestRedisCLI(t *testing.T) {
 				t.Errorf("redis-cli with commands on stdin: %q, %v; want %q", out, err, "OK\na b\n\n")
 			}
 		})
+	}
+}
+
+// TestRedisCLILimits checks what redis-cli shows for a request past a limit:
+// the error, then the blank line it prints after an error. Against
+// redis-server 7 --proto-max-bulk-len 1mb, the bulk case prints the same
+// bytes; redis's own count limit (10 arguments before AUTH, with
+// --requirepass) prints "unauthenticated multibulk length" in the same form.
+func TestRedisCLILimits(t *testing.T) {
+	cli, _ := lookRedisTools(t)
+	keys := strings.Fields("a b c d e f g h i j k")
+	cases := []struct {
+		name   string
+		limits limits
+		args   []string
+		stdin  []byte
+		want   string
+	}{
+		{"bulk", limits{maxBulk: 1 << 20}, []string{"-x", "SET", "big"}, make([]byte, 2<<20), "ERR Protocol error: invalid bulk length\n\n"},
+		{"bulk within", limits{maxBulk: 1 << 20}, []string{"-x", "SET", "big"}, make([]byte, 1<<20-1), "OK\n"},
+		{"count", limits{maxArgs: 10}, append([]string{"DEL"}, keys...), nil, "ERR Protocol error: invalid multibulk length\n\n"},
+		{"count within", limits{maxArgs: 10}, append([]string{"DEL"}, keys[:9]...), nil, "0\n"},
+	}
+	for _, eng := range engines() {
+		for _, tc := range cases {
+			t.Run(eng.String()+"/"+tc.name, func(t *testing.T) {
+				host, port, _ := net.SplitHostPort(startServer(t, eng, tc.limits))
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, cli, append([]string{"-h", host, "-p", port}, tc.args...)...)
+				cmd.Stdin = bytes.NewReader(tc.stdin)
+				out, err := cmd.CombinedOutput()
+				if err != nil || string(out) != tc.want {
+					t.Errorf("redis-cli %q: %q, %v; want %q", tc.args[:min(len(tc.args), 3)], out, err, tc.want)
+				}
+			})
+		}
 	}
 }

@@ -42,9 +42,10 @@ func feedAll(t testing.TB, p *parser, chunks [][]byte) ([]string, error) {
 
 // show prints a command unambiguously: each argument quoted, a null bulk
 // string as nil.
-func show(args [][]byte) string {
+func show(args *argv) string {
 	var sb strings.Builder
-	for i, a := range args {
+	for i := range args.len() {
+		a := args.at(i)
 		if i > 0 {
 			sb.WriteByte(' ')
 		}
@@ -97,7 +98,7 @@ func TestParser(t *testing.T) {
 		{"bad count", "*x\r\n", nil, errMultibulkLen},
 		{"plus sign count", "*+1\r\n", nil, errMultibulkLen},
 		{"negative count", "*-2\r\n", nil, errMultibulkLen},
-		{"count too big", "*" + strconv.Itoa(maxArgs+1) + "\r\n", nil, errMultibulkLen},
+		{"count too big", "*" + strconv.Itoa(defaultMaxArgs+1) + "\r\n", nil, errMultibulkLen},
 		{"count line too long", "*" + strings.Repeat("1", maxNumLine+1), nil, errMultibulkLen},
 		{"count without LF", "*1\rx", nil, errMultibulkLen},
 		{"count without CR", "*1\n$4\r\nPING\r\n", nil, errMultibulkLen},
@@ -119,7 +120,7 @@ func TestParser(t *testing.T) {
 				if split == "bytewise" {
 					chunks = bytewise([]byte(tc.in))
 				}
-				got, err := feedAll(t, newParser(1024), chunks)
+				got, err := feedAll(t, newParser(limits{maxBulk: 1024}), chunks)
 				if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 					t.Errorf("%s: commands\n%q\nwant\n%q", split, got, tc.want)
 				}
@@ -172,13 +173,13 @@ func TestWriters(t *testing.T) {
 // costs only the bytes that have arrived: the parser must not allocate the
 // announced size up front.
 func TestParserKeepsOnlyWhatArrived(t *testing.T) {
-	p := newParser(defaultMaxBulk)
+	p := newParser(limits{})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for _, c := range []string{"*2\r\n$4\r\nECHO\r\n", "$60000000\r\n", "abc", "def"} {
 		p.begin([]byte(c))
 		if args, err := p.next(); args != nil || err != nil {
-			t.Fatalf("next = %q, %v; want nothing yet", args, err)
+			t.Fatalf("next = %v, %v; want nothing yet", args, err)
 		}
 		p.end()
 	}
@@ -195,7 +196,7 @@ func TestParserKeepsOnlyWhatArrived(t *testing.T) {
 // read buffer allocates nothing once the parser has warmed up.
 func TestParserAllocs(t *testing.T) {
 	in := bytes.Repeat([]byte("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n"), 8)
-	p := newParser(defaultMaxBulk)
+	p := newParser(limits{})
 	n := testing.AllocsPerRun(100, func() {
 		p.begin(in)
 		for {
@@ -240,12 +241,12 @@ func FuzzParse(f *testing.F) {
 	}
 	const maxBulk = 256
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
-		whole, werr := feedAll(t, newParser(maxBulk), [][]byte{in})
+		whole, werr := feedAll(t, newParser(limits{maxBulk: maxBulk}), [][]byte{in})
 		c := int(cut) % (len(in) + 1)
-		halves, herr := feedAll(t, newParser(maxBulk), [][]byte{in[:c], in[c:]})
+		halves, herr := feedAll(t, newParser(limits{maxBulk: maxBulk}), [][]byte{in[:c], in[c:]})
 
 		// Byte by byte, with the memory checks after every byte.
-		p := newParser(maxBulk)
+		p := newParser(limits{maxBulk: maxBulk})
 		var bytewiseCmds []string
 		var berr error
 	bytes:
@@ -260,16 +261,16 @@ func FuzzParse(f *testing.F) {
 				if args == nil {
 					break
 				}
-				for _, a := range args {
-					if len(a) > max(maxBulk, maxInline) {
+				for i := range args.len() {
+					if a := args.at(i); len(a) > max(maxBulk, maxInline) {
 						t.Fatalf("argument of %d bytes over the limits", len(a))
 					}
 				}
 				bytewiseCmds = append(bytewiseCmds, show(args))
 			}
 			p.end()
-			if arrived := i + 1; cap(p.pending) > 2*arrived+64 || cap(p.spans) > arrived+16 {
-				t.Fatalf("after %d bytes: pending cap %d, spans cap %d", arrived, cap(p.pending), cap(p.spans))
+			if arrived := i + 1; cap(p.pending) > 2*arrived+64 || cap(p.offs) > arrived+16 {
+				t.Fatalf("after %d bytes: pending cap %d, offs cap %d", arrived, cap(p.pending), cap(p.offs))
 			}
 		}
 
@@ -286,4 +287,93 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// millionEmpty is the request of the security review: a million empty bulk
+// strings, 6 MB that used to cost the server 110-158 MiB.
+func millionEmpty() []byte {
+	req := fmt.Appendf(nil, "*%d\r\n", 1<<20)
+	return append(req, bytes.Repeat([]byte("$0\r\n\r\n"), 1<<20)...)
+}
+
+// TestRequestMemory feeds large requests to the parser in 16 KiB reads and
+// checks what it holds against what has arrived. After every read its own
+// accounting must stay within the bound its doc comment promises (pending
+// under 1.5 times the bytes held, offs under twice the arguments found, at
+// 4 bytes each). Once all but the last byte is in, the heap, measured after
+// a GC, must have grown by no more than that plus 1 MiB, and by no more
+// than twice the request plus 1 MiB: for the million empty arguments the
+// worst case of the bound is 1.5 x 6 + 4 = 13 MiB, and it holds 10.1 (6.1
+// of pending, 4 of offs). Before, 16 bytes of span per argument and
+// append's slack held over 22 MiB, and the command then took 24 MiB more of
+// slice headers.
+func TestRequestMemory(t *testing.T) {
+	// Not parallel: the heap must be this test's alone.
+	cases := []struct {
+		name string
+		req  []byte
+		args int
+	}{
+		{"a million empty arguments", millionEmpty(), 1 << 20},
+		{"a 6 MiB value", []byte(resp("SET", "k", strings.Repeat("v", 6<<20))), 3},
+		{"a million short arguments", append([]byte("*1048576\r\n"), bytes.Repeat([]byte("$3\r\nabc\r\n"), 1<<20)...), 1 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newParser(limits{})
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			last := len(tc.req) - 1
+			for off := 0; off < last; off += 16 << 10 {
+				p.begin(tc.req[off:min(off+16<<10, last)])
+				if args, err := p.next(); args != nil || err != nil {
+					t.Fatalf("next = %v, %v before the request is complete", args, err)
+				}
+				p.end()
+				held := min(off+16<<10, last)
+				if limit := 3*held/2 + 8*len(p.offs) + 64; p.retained() > limit {
+					t.Fatalf("after %d bytes and %d arguments: %d bytes retained, over %d", held, len(p.offs), p.retained(), limit)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			growth := int64(after.HeapInuse) - int64(before.HeapInuse)
+			t.Logf("%d-byte request: parser retains %d bytes, heap grew %d", len(tc.req), p.retained(), growth)
+			if limit := int64(p.retained() + 1<<20); growth > limit {
+				t.Errorf("heap grew by %d bytes for a %d-byte request, over %d (the parser's %d plus 1 MiB)", growth, len(tc.req), limit, p.retained())
+			}
+			if limit := int64(2*len(tc.req) + 1<<20); growth > limit {
+				t.Errorf("heap grew by %d bytes for a %d-byte request, over twice its size plus 1 MiB", growth, len(tc.req))
+			}
+
+			p.begin(tc.req[last:])
+			args, err := p.next()
+			if err != nil || args == nil || args.len() != tc.args {
+				t.Fatalf("last byte: next = %d arguments, %v; want %d", args.len(), err, tc.args)
+			}
+			p.end()
+			if p.retained() > 64<<10 {
+				t.Errorf("%d bytes retained after the request, want the buffers let go", p.retained())
+			}
+		})
+	}
+}
+
+// TestAnnouncedCountReservesNothing checks that a count line alone, however
+// large the count, makes the parser hold nothing for the arguments.
+func TestAnnouncedCountReservesNothing(t *testing.T) {
+	t.Parallel()
+	p := newParser(limits{})
+	p.begin([]byte("*1048576\r\n$3\r\nGET\r\n"))
+	if args, err := p.next(); args != nil || err != nil {
+		t.Fatalf("next = %v, %v", args, err)
+	}
+	if cap(p.offs) > 16 {
+		t.Errorf("offs capacity %d after one argument of a million announced", cap(p.offs))
+	}
+	p.end()
+	if r := p.retained(); r > 1024 {
+		t.Errorf("%d bytes retained for a 19-byte request", r)
+	}
 }

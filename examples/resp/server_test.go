@@ -24,7 +24,7 @@ func engines() []server.Engine {
 
 // startServer runs the key-value server on a free loopback port until the
 // test ends and returns its address.
-func startServer(t testing.TB, eng server.Engine, maxBulk int) string {
+func startServer(t testing.TB, eng server.Engine, l limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +33,7 @@ func startServer(t testing.TB, eng server.Engine, maxBulk int) string {
 	srv := &server.Server{
 		Engine:  eng,
 		Loops:   2,
-		Handler: &handler{store: newStore(), maxBulk: maxBulk},
+		Handler: &handler{store: newStore(), limits: l},
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -119,7 +119,7 @@ func TestPipelined(t *testing.T) {
 		for _, mode := range []string{"one write", "byte at a time"} {
 			t.Run(eng.String()+"/"+mode, func(t *testing.T) {
 				t.Parallel()
-				c := dial(t, startServer(t, eng, 1<<20))
+				c := dial(t, startServer(t, eng, limits{maxBulk: 1 << 20}))
 				if mode == "one write" {
 					if _, err := c.Write(req); err != nil {
 						t.Fatal(err)
@@ -155,7 +155,7 @@ func TestLargeValues(t *testing.T) {
 	for _, eng := range engines() {
 		t.Run(eng.String(), func(t *testing.T) {
 			t.Parallel()
-			c := dial(t, startServer(t, eng, 1<<20))
+			c := dial(t, startServer(t, eng, limits{maxBulk: 1 << 20}))
 			werr := make(chan error, 1)
 			go func() { _, err := io.WriteString(c, req); werr <- err }()
 			got := make([]byte, len(want))
@@ -195,7 +195,7 @@ func TestClosesConnection(t *testing.T) {
 	for _, eng := range engines() {
 		t.Run(eng.String(), func(t *testing.T) {
 			t.Parallel()
-			addr := startServer(t, eng, 1<<20)
+			addr := startServer(t, eng, limits{maxBulk: 1 << 20})
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -228,7 +228,7 @@ func TestConnectionsShareStore(t *testing.T) {
 	for _, eng := range engines() {
 		t.Run(eng.String(), func(t *testing.T) {
 			t.Parallel()
-			addr := startServer(t, eng, 1<<20)
+			addr := startServer(t, eng, limits{maxBulk: 1 << 20})
 			conns := make([]net.Conn, 4)
 			for i := range conns {
 				conns[i] = dial(t, addr)
@@ -244,5 +244,98 @@ func TestConnectionsShareStore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBigRequest sends the security review's request, a million empty bulk
+// strings (6 MB), through a real server on each engine: the reply must be
+// redis's, the connection must go on serving, and the server may allocate
+// no more than 6 times the request in all, garbage included. The parser's
+// pending buffer grows by half at a time, so its copies come to under 3
+// times its final size, itself under 1.5 times the request; its offsets
+// double to under 8 bytes per 6-byte argument: 4.5 + 1.33 at worst. It
+// allocates 4.4-4.6 times; before, with spans, slice headers and append's
+// growth, 40 times (251-253 MB).
+func TestBigRequest(t *testing.T) {
+	// Not parallel: TotalAlloc must be this test's alone.
+	req := append(millionEmpty(), "PING\r\n"...)
+	want := "-ERR unknown command '', with args beginning with: " + strings.Repeat("'' ", 325) + "\r\n+PONG\r\n"
+	for _, eng := range engines() {
+		t.Run(eng.String(), func(t *testing.T) {
+			c := dial(t, startServer(t, eng, limits{}))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			werr := make(chan error, 1)
+			go func() { _, err := c.Write(req); werr <- err }()
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("read: %v; got %q", err, got)
+			}
+			runtime.ReadMemStats(&after)
+			if err := <-werr; err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Errorf("reply %q, want %q", got, want)
+			}
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%d-byte request: %d bytes allocated (%.1fx)", len(req), alloc, float64(alloc)/float64(len(req)))
+			if limit := 6 * uint64(len(req)); alloc > limit {
+				t.Errorf("allocated %d bytes for a %d-byte request, over 6 times its size", alloc, len(req))
+			}
+		})
+	}
+}
+
+// TestLimits checks each limit on each engine: a request within it is
+// served, and one past it is answered as redis answers it (nothing, for the
+// query buffer limit) and the connection is closed. A case sends its
+// requests in steps and reads each step's replies before the next, so that
+// the query buffer limit is met by bytes kept between reads.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	type step struct{ send, reply string }
+	fits := resp("SET", "k", strings.Repeat("v", 4000)) // 4029 bytes
+	big := resp("SET", "k", strings.Repeat("v", 5000))
+	cases := []struct {
+		name   string
+		limits limits
+		steps  []step
+		closed bool
+	}{
+		{"bulk at the limit", limits{maxBulk: 5}, []step{{resp("SET", "k", "12345") + resp("GET", "k"), "+OK\r\n$5\r\n12345\r\n"}}, false},
+		{"bulk over the limit", limits{maxBulk: 5}, []step{{resp("SET", "k", "123456") + resp("PING"), "-ERR Protocol error: invalid bulk length\r\n"}}, true},
+		{"name over the limit", limits{maxBulk: 3}, []step{{resp("PING"), "-ERR Protocol error: invalid bulk length\r\n"}}, true},
+		{"count at the limit", limits{maxArgs: 3}, []step{{resp("MSET", "a", "1") + resp("EXISTS", "a", "b"), "+OK\r\n:1\r\n"}}, false},
+		{"count over the limit", limits{maxArgs: 3}, []step{{resp("PING") + resp("EXISTS", "a", "b", "c") + resp("PING"), "+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"}}, true},
+		{"count over INT_MAX", limits{}, []step{{"*2147483648\r\n", "-ERR Protocol error: invalid multibulk length\r\n"}}, true},
+		{"query buffer at the limit", limits{maxQuery: 4096}, []step{{resp("PING") + fits[:3000], "+PONG\r\n"}, {fits[3000:] + resp("PING"), "+OK\r\n+PONG\r\n"}}, false},
+		{"query buffer over the limit", limits{maxQuery: 4096}, []step{{resp("PING") + big[:3000], "+PONG\r\n"}, {big[3000:], ""}}, true},
+	}
+	for _, eng := range engines() {
+		for _, tc := range cases {
+			t.Run(eng.String()+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				c := dial(t, startServer(t, eng, tc.limits))
+				for _, st := range tc.steps {
+					go io.WriteString(c, st.send) // the server may close before it takes it all
+					got := make([]byte, len(st.reply))
+					if _, err := io.ReadFull(c, got); err != nil || string(got) != st.reply {
+						t.Fatalf("got %q, %v; want %q", got, err, st.reply)
+					}
+				}
+				if !tc.closed {
+					io.WriteString(c, "PING\r\n")
+					got := make([]byte, 7)
+					if _, err := io.ReadFull(c, got); err != nil || string(got) != "+PONG\r\n" {
+						t.Fatalf("after the limit: %q, %v; want the connection open", got, err)
+					}
+					return
+				}
+				if rest, err := io.ReadAll(c); len(rest) > 0 || err != nil && !isReset(err) {
+					t.Errorf("after the reply: %q, %v; want the connection closed", rest, err)
+				}
+			})
+		}
 	}
 }

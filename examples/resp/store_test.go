@@ -28,14 +28,10 @@ func (c *fakeClock) advance(d time.Duration) {
 func TestStoreExpiry(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	h := &handler{store: newStore(), maxBulk: 1024}
+	h := &handler{store: newStore(), limits: limits{maxBulk: 1024}}
 	h.store.now = clock.now
 	run := func(cmd ...string) string {
-		args := make([][]byte, len(cmd))
-		for i, a := range cmd {
-			args[i] = []byte(a)
-		}
-		out, _ := h.exec(nil, args)
+		out, _ := h.exec(nil, argvOf(cmd...))
 		return string(out)
 	}
 	steps := []struct {
