@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sockpool/sockpool/server"
+)
+
+// fakeConn is a server.Conn that records what the handler does with it.
+type fakeConn struct {
+	mu     sync.Mutex
+	writes [][]byte
+	closed bool
+	ctx    any
+}
+
+func (c *fakeConn) ID() uint64                { return 1 }
+func (c *fakeConn) LocalAddr() net.Addr       { return &net.TCPAddr{} }
+func (c *fakeConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
+func (c *fakeConn) SetContext(v any)          { c.ctx = v }
+func (c *fakeConn) Context() any              { return c.ctx }
+func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
+func (c *fakeConn) Congested() bool           { return false }
+
+func (c *fakeConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, server.ErrConnClosed
+	}
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (c *fakeConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *fakeConn) output() string { return string(bytes.Join(c.writes, nil)) }
+
+func newFake(h *handler) *fakeConn {
+	c := &fakeConn{}
+	h.OnOpen(c)
+	return c
+}
+
+// resp encodes a command as a multibulk request.
+func resp(args ...string) string {
+	var b []byte
+	b = appendArray(b, len(args))
+	for _, a := range args {
+		b = appendBulkString(b, a)
+	}
+	return string(b)
+}
+
+func TestOneWritePerRead(t *testing.T) {
+	t.Parallel()
+	h := &handler{store: newStore(), limits: limits{maxBulk: 1024}}
+	c := newFake(h)
+	var in, want strings.Builder
+	for i := range 16 {
+		in.WriteString(resp("SET", "k", strings.Repeat("v", i)))
+		in.WriteString(resp("GET", "k"))
+		want.WriteString("+OK\r\n")
+		want.Write(appendBulkString(nil, strings.Repeat("v", i)))
+	}
+	h.OnData(c, []byte(in.String()))
+	if len(c.writes) != 1 {
+		t.Errorf("%d writes for one read of 32 commands, want 1", len(c.writes))
+	}
+	if c.output() != want.String() {
+		t.Errorf("replies %q, want %q", c.output(), want.String())
+	}
+}
+
+func TestHandlerCloses(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, in, want string
+	}{
+		{"quit", "PING\r\nQUIT\r\nPING\r\n", "+PONG\r\n+OK\r\n"},
+		{"protocol error", "PING\r\n*1\r\n#\r\nPING\r\n", "+PONG\r\n-ERR Protocol error: expected '$', got '#'\r\n"},
+		{"too long", "PING\r\n*2\r\n$3\r\nGET\r\n$1025\r\n", "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := &handler{store: newStore(), limits: limits{maxBulk: 1024}}
+			c := newFake(h)
+			h.OnData(c, []byte(tc.in))
+			h.OnData(c, []byte("PING\r\n")) // ignored: the connection is closing
+			if got := c.output(); got != tc.want || !c.closed {
+				t.Errorf("output %q, closed %v; want %q, closed", got, c.closed, tc.want)
+			}
+		})
+	}
+}
+
+// TestLargeRepliesAreFlushed checks that a read whose replies run past
+// flushAt is written in pieces rather than gathered whole.
+func TestLargeRepliesAreFlushed(t *testing.T) {
+	t.Parallel()
+	h := &handler{store: newStore(), limits: limits{maxBulk: 1 << 20}}
+	c := newFake(h)
+	val := strings.Repeat("x", 300<<10)
+	h.OnData(c, []byte(resp("SET", "big", val)))
+	h.OnData(c, []byte(strings.Repeat(resp("GET", "big"), 8)))
+	if len(c.writes) < 3 {
+		t.Errorf("%d writes; want the 2.4 MB of replies split", len(c.writes))
+	}
+	want := "+OK\r\n" + strings.Repeat(string(appendBulkString(nil, val)), 8)
+	if c.output() != want {
+		t.Error("replies differ")
+	}
+}
+
+func BenchmarkOnData(b *testing.B) {
+	h := &handler{store: newStore(), limits: limits{}}
+	c := &fakeConn{}
+	h.OnOpen(c)
+	// What redis-benchmark -P 16 sends: 16 commands per read.
+	in := []byte(strings.Repeat(resp("SET", "key:__rand_int__", "xxx"), 8) + strings.Repeat(resp("GET", "key:__rand_int__"), 8))
+	discard := &discardConn{fakeConn: c}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		h.OnData(discard, in)
+	}
+}
+
+// discardConn drops writes, so the benchmark measures the handler alone.
+type discardConn struct{ *fakeConn }
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
