@@ -12,11 +12,16 @@ import (
 )
 
 // fakeConn is a server.Conn that records what the handler does with it.
+// With highWater set it plays an inline handler's connection on an event
+// loop: Congested reports whether more than highWater bytes were written
+// since the last drain.
 type fakeConn struct {
-	mu     sync.Mutex
-	writes [][]byte
-	closed bool
-	ctx    any
+	mu        sync.Mutex
+	writes    [][]byte
+	closed    bool
+	ctx       any
+	highWater int
+	queued    int // bytes written since the last drain
 }
 
 func (c *fakeConn) ID() uint64                { return 1 }
@@ -25,7 +30,19 @@ func (c *fakeConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
 func (c *fakeConn) SetContext(v any)          { c.ctx = v }
 func (c *fakeConn) Context() any              { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
-func (c *fakeConn) Congested() bool           { return false }
+
+func (c *fakeConn) Congested() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.highWater > 0 && c.queued > c.highWater
+}
+
+// drain plays the peer reading everything queued.
+func (c *fakeConn) drain() {
+	c.mu.Lock()
+	c.queued = 0
+	c.mu.Unlock()
+}
 
 func (c *fakeConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -34,6 +51,7 @@ func (c *fakeConn) Write(p []byte) (int, error) {
 		return 0, server.ErrConnClosed
 	}
 	c.writes = append(c.writes, bytes.Clone(p))
+	c.queued += len(p)
 	return len(p), nil
 }
 
@@ -120,6 +138,68 @@ func TestLargeRepliesAreFlushed(t *testing.T) {
 	want := "+OK\r\n" + strings.Repeat(string(appendBulkString(nil, val)), 8)
 	if c.output() != want {
 		t.Error("replies differ")
+	}
+}
+
+// TestCongestedPipeline checks that the handler stops a pipeline when its
+// connection is Congested and goes on in OnDrain: the queue never passes
+// high water plus flushAt plus one reply, every reply comes out once, in
+// order, and whatever ends the pipeline (a protocol error, QUIT, a command
+// split over reads) still does so in its place. Each case is a list of
+// reads; after each, the test drains and calls OnDrain as long as the
+// connection is congested, as the engine does, before the next read.
+func TestCongestedPipeline(t *testing.T) {
+	t.Parallel()
+	val := strings.Repeat("0123456789abcdef", 32<<10) // 512 KiB
+	reply := string(appendBulkString(nil, val))
+	get := resp("GET", "v")
+	gets := strings.Repeat(get, 40)
+	small := strings.Repeat("s", 10<<10) // several replies to a Write
+	smallReply := string(appendBulkString(nil, small))
+	cases := []struct {
+		name   string
+		reads  []string
+		want   string
+		closed bool
+	}{
+		{"GETs of a large value", []string{gets}, strings.Repeat(reply, 40), false},
+		{"GETs of a 10 KiB value", []string{strings.Repeat(resp("GET", "w"), 500)}, strings.Repeat(smallReply, 500), false},
+		{"then a protocol error", []string{gets + "*1\r\n#\r\n" + get}, strings.Repeat(reply, 40) + "-ERR Protocol error: expected '$', got '#'\r\n", true},
+		{"then QUIT", []string{gets + resp("QUIT") + get}, strings.Repeat(reply, 40) + "+OK\r\n", true},
+		{"a command split over reads", []string{gets + get[:5], get[5:] + resp("PING")}, strings.Repeat(reply, 41) + "+PONG\r\n", false},
+		{"small replies", []string{strings.Repeat(resp("PING"), 1000)}, strings.Repeat("+PONG\r\n", 1000), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := &handler{store: newStore()}
+			c := newFake(h)
+			h.OnData(c, []byte(resp("SET", "v", val)+resp("SET", "w", small)))
+			c.writes = nil
+			c.highWater = 256 << 10
+			bound := c.highWater + flushAt + len(reply)
+			drains := 0
+			for _, in := range tc.reads {
+				h.OnData(c, []byte(in))
+				for c.Congested() {
+					if c.queued > bound {
+						t.Fatalf("%d bytes queued, over high water + flushAt + one reply (%d)", c.queued, bound)
+					}
+					c.drain()
+					h.OnDrain(c)
+					if drains++; drains > 1000 {
+						t.Fatal("OnDrain makes no progress")
+					}
+				}
+			}
+			if got := c.output(); got != tc.want {
+				t.Errorf("output of %d bytes differs from the %d expected", len(got), len(tc.want))
+			}
+			if c.closed != tc.closed {
+				t.Errorf("closed %v, want %v", c.closed, tc.closed)
+			}
+			t.Logf("%d writes, %d drains", len(c.writes), drains)
+		})
 	}
 }
 

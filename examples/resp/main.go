@@ -10,7 +10,10 @@
 // It knows PING, ECHO, SET (EX, PX, NX, XX, KEEPTTL), GET, DEL, EXISTS,
 // INCR, MSET, MGET and QUIT, and answers COMMAND and CONFIG GET as far as
 // redis-cli and redis-benchmark need. Requests may be pipelined and may be
-// inline ("PING\r\n"); all the replies to one read go out in one write.
+// inline ("PING\r\n"); the replies to one read go out in one write, or in
+// pieces of 64 KiB when they are larger. On the evented engine a client
+// that pipelines without reading is answered as fast as it reads: the
+// handler stops at WriteHighWater and goes on when the output drains.
 // Malformed input is answered with "-ERR Protocol error: ..." and the
 // connection is closed, as redis does; so are requests past these limits
 // (a length or count over its limit is refused before any of what it

@@ -26,14 +26,20 @@ func engines() []server.Engine {
 // test ends and returns its address.
 func startServer(t testing.TB, eng server.Engine, l limits) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &server.Server{
+	return serve(t, &server.Server{
 		Engine:  eng,
 		Loops:   2,
 		Handler: &handler{store: newStore(), limits: l},
+	})
+}
+
+// serve runs srv on a free loopback port until the test ends and returns
+// its address.
+func serve(t testing.TB, srv *server.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -338,4 +344,95 @@ func TestLimits(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestClientsThatDoNotRead has two clients pipeline GETs of a 512 KiB value
+// and read nothing, on each engine (the evented one with Dispatch Inline,
+// whose Write cannot wait). Until the server stops sending, its live heap
+// may grow by at most 2 MiB per client: a connection's queue stays within
+// WriteHighWater + flushAt + one reply (256 + 64 + 512 KiB, see
+// handler.serve) and the gather buffer within flushAt + one reply; the
+// rest of the 50 MiB of replies each has asked for waits in its requests,
+// 2.2 KB. It grows by under 1.6 MiB; before, the evented engine queued every
+// reply, 95 MiB here (and 681 MiB of RSS for 680 GETs each, or, once
+// OutputLimit came, connections cut at 64 MiB). Then each client reads, and
+// must get every reply, in order, exactly.
+func TestClientsThatDoNotRead(t *testing.T) {
+	// Not parallel: the heap must be this test's alone.
+	val := strings.Repeat("0123456789abcdef", 32<<10)
+	reply := appendBulkString(nil, val)
+	const gets = 100
+	req := strings.Repeat(resp("GET", "v"), gets)
+	for _, eng := range engines() {
+		t.Run(eng.String(), func(t *testing.T) {
+			srv := &server.Server{Engine: eng, Loops: 2, Dispatch: server.Inline, Handler: &handler{store: newStore()}}
+			addr := serve(t, srv)
+			setter := dial(t, addr)
+			io.WriteString(setter, resp("SET", "v", val))
+			if ok := make([]byte, 5); !readReply(t, setter, ok, "+OK\r\n") {
+				return
+			}
+			before := liveHeap()
+			clients := []net.Conn{dial(t, addr), dial(t, addr)}
+			for _, c := range clients {
+				if _, err := io.WriteString(c, req); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// Poll until the server has stopped sending: BytesOut the same
+			// for 20 polls in a row.
+			var peak int64
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			deadline := time.Now().Add(10 * time.Second)
+			for last, still := uint64(0), 0; still < 20; {
+				<-tick.C
+				if time.Now().After(deadline) {
+					t.Fatal("the server kept sending for 10 s to clients that do not read")
+				}
+				peak = max(peak, liveHeap()-before)
+				if out := srv.Stats().BytesOut; out == last {
+					still++
+				} else {
+					last, still = out, 0
+				}
+			}
+			st := srv.Stats()
+			t.Logf("heap growth with %d clients not reading: at most %.2f MiB; %d bytes sent, %d queued, %d paused", len(clients), float64(peak)/(1<<20), st.BytesOut, st.Queued, st.Paused)
+			if limit := int64(len(clients)) * 2 << 20; peak > limit {
+				t.Errorf("heap grew by %d bytes for %d clients that do not read, over %d", peak, len(clients), limit)
+			}
+
+			got := make([]byte, len(reply))
+			for i, c := range clients {
+				for n := range gets {
+					if _, err := io.ReadFull(c, got); err != nil {
+						t.Fatalf("client %d, reply %d: %v", i, n, err)
+					}
+					if !bytes.Equal(got, reply) {
+						t.Fatalf("client %d, reply %d differs", i, n)
+					}
+				}
+			}
+		})
+	}
+}
+
+// liveHeap returns the bytes of live heap objects, after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// readReply reads len(buf) bytes from c and reports whether they are want.
+func readReply(t *testing.T, c net.Conn, buf []byte, want string) bool {
+	t.Helper()
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != want {
+		t.Errorf("got %q, %v; want %q", buf, err, want)
+		return false
+	}
+	return true
 }
