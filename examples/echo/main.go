@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockpool/sockpool/metrics"
@@ -334,7 +335,16 @@ func proxyFlags(on bool, trusted string) (*proxyproto.Policy, error) {
 // until stop is called.
 func serveMetrics(srv *server.Server, addr string) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(srv, &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo"}}))
+	reg.MustRegister(
+		metrics.NewCollector(srv, &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo"}}),
+		// What the default registry would have: the Go runtime's metrics
+		// (go_goroutines, go_memstats_*) and the process's
+		// (process_open_fds, process_resident_memory_bytes), so that the
+		// server's counters can be read against its goroutines, memory and
+		// descriptors.
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)

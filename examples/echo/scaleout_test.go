@@ -202,7 +202,8 @@ func TestAccessAndProxyFlags(t *testing.T) {
 }
 
 // TestMetricsEndpoint scrapes -metrics-addr after some echoes and a
-// refused connection: the counters match what happened.
+// refused connection: the counters match what happened, and the Go and
+// process metrics are there too.
 func TestMetricsEndpoint(t *testing.T) {
 	cmd, addr, stderr := startEcho(t, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-max-conns-per-ip", "1")
 	re := regexp.MustCompile(`metrics at (http://\S+/metrics)\n`)
@@ -257,6 +258,12 @@ func TestMetricsEndpoint(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	// The Go and process collectors sit beside the server's.
+	for _, name := range []string{"go_goroutines", "process_open_fds", "process_resident_memory_bytes"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [0-9.e+]+$`).MatchString(body) {
+			t.Errorf("metrics lack a sample of %s:\n%s", name, body)
 		}
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
