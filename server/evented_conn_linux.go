@@ -32,6 +32,14 @@ type outQueue struct {
 	out   []*bufs.Output
 	off   int           // bytes of out[0] already written
 	space chan struct{} // closed when the queue drains below low water
+
+	// lent is the rest of a large Write made off the loop, queued without a
+	// copy: the writer waits until it is written (lentDone is closed) or
+	// dropped (lentLost is then what was not written). At most one Write
+	// lends at a time (wmu), so its bytes stay together in the stream.
+	lent     *bufs.Output
+	lentDone chan struct{}
+	lentLost int
 }
 
 // evConn is a connection of the evented engine. Fields marked "loop" belong
@@ -74,6 +82,9 @@ type evConn struct {
 	stallMark int64
 	took      int64
 
+	// wmu serializes the Writes made off the loop that may wait in pieces:
+	// a lending Write, and a TLS Write under Dispatch Pool (see writeTLS).
+	wmu sync.Mutex
 	// mu guards the output queue and every write to fd, so that a Write from
 	// any goroutine keeps order and never touches a closed descriptor.
 	mu        sync.Mutex
@@ -102,9 +113,9 @@ type evConn struct {
 
 	// inMu guards the input waiting for a pool worker (Dispatch Pool).
 	inMu     sync.Mutex
-	in       *bufs.Output
-	inflight int  // bytes a pool worker has taken from in and not yet handled
-	running  bool // a pool task is draining in (or is about to)
+	in       []byte // from bufs, in its size classes: no slack beyond the class
+	inflight int    // bytes a pool worker has taken from in and not yet handled
+	running  bool   // a pool task is draining in (or is about to)
 }
 
 func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
@@ -153,6 +164,10 @@ func (c *evConn) Write(p []byte) (int, error) {
 	if c.tls != nil || c.upgrading || c.up.Load() != nil {
 		return c.writeTLS(p) // releases mu
 	}
+	if len(p) > outChunk && !c.l.e.onLoop() {
+		c.mu.Unlock()
+		return c.writeLending(p)
+	}
 	defer c.mu.Unlock()
 	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.l.e.onLoop() {
 		if err := c.waitSpaceLocked(); err != nil {
@@ -163,6 +178,43 @@ func (c *evConn) Write(p []byte) (int, error) {
 		return 0, ErrConnClosed
 	}
 	return c.sendLocked(p)
+}
+
+// writeLending is Write for a large p off the loop: once the queue is below
+// WriteHighWater, what the socket does not take at once is queued, copied
+// if it fits below the mark (Write returns at once, as for a small p), and
+// otherwise lent to the queue uncopied, Write returning once it has been
+// written. So a goroutine's large Write to a slow peer costs no memory of
+// the engine's beyond the high-water mark, as on a blocking socket.
+func (c *evConn) writeLending(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed {
+		if err := c.waitSpaceLocked(); err != nil {
+			return 0, err
+		}
+	}
+	if c.wclosed {
+		return 0, ErrConnClosed
+	}
+	n, lent, err := c.putLocked(p, true)
+	if !lent {
+		return n, err
+	}
+	done := c.q.lentDone
+	c.mu.Unlock()
+	<-done
+	c.mu.Lock()
+	if lost := c.q.lentLost; lost > 0 {
+		c.q.lentLost = 0
+		if errors.Is(c.closeReason(), ErrWriteTimeout) {
+			return len(p) - lost, ErrWriteTimeout
+		}
+		return len(p) - lost, ErrConnClosed
+	}
+	return len(p), nil
 }
 
 // Congested reports whether an inline handler should stop producing output
@@ -180,9 +232,17 @@ func (c *evConn) Congested() bool {
 // sendLocked writes p to the socket or queues what it does not take, in
 // order after what is queued. It never waits.
 func (c *evConn) sendLocked(p []byte) (int, error) {
+	n, _, err := c.putLocked(p, false)
+	return n, err
+}
+
+// putLocked is sendLocked that, if lend is true, lends the rest of p to the
+// queue instead of copying it when a copy would take the queue past
+// WriteHighWater (see writeLending); it reports whether it lent.
+func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 	total := len(p)
-	if q := c.queued.Load(); q > 0 && q+int64(len(p)) > int64(c.l.srv.outputLimit) {
-		return 0, c.overLimitLocked()
+	if q := c.queued.Load(); !lend && q > 0 && q+int64(len(p)) > int64(c.l.srv.outputLimit) {
+		return 0, false, c.overLimitLocked()
 	}
 	count := c.tls == nil // TLS counts plaintext, in writeTLS
 	if c.q == nil || len(c.q.out) == 0 {
@@ -207,17 +267,22 @@ func (c *evConn) sendLocked(p []byte) (int, error) {
 			c.wclosed = true
 			c.setReason(err)
 			c.l.post(closeTask, c)
-			return total - len(p), err
+			return total - len(p), false, err
 		}
 		if len(p) == 0 {
-			return total, nil
+			return total, false, nil
 		}
-		if len(p) > c.l.srv.outputLimit {
-			return total - len(p), c.overLimitLocked()
+		if !lend && len(p) > c.l.srv.outputLimit {
+			return total - len(p), false, c.overLimitLocked()
 		}
 		c.stallSince.Store(c.l.clock.Load())
 	}
-	c.enqueueLocked(p)
+	if lend && c.queued.Load()+int64(len(p)) > int64(c.l.srv.highWater) {
+		c.lendLocked(p)
+	} else {
+		lend = false
+		c.enqueueLocked(p)
+	}
 	if c.l.edge {
 		// The EPOLLOUT edge may have fired between our EAGAIN and the
 		// enqueue, seen an empty queue and been spent. One more write
@@ -226,13 +291,39 @@ func (c *evConn) sendLocked(p []byte) (int, error) {
 			c.wclosed = true
 			c.setReason(err)
 			c.l.post(closeTask, c)
-			return total, err
+			c.dropOutputLocked() // releases a lent p: the caller must not wait
+			return total, false, err
 		}
 	} else if !c.outArmed {
 		c.outArmed = true
 		c.modifyLocked()
 	}
-	return total, nil
+	return total, lend && c.q.lent != nil, nil
+}
+
+// lendLocked queues p without copying it; see writeLending.
+func (c *evConn) lendLocked(p []byte) {
+	c.queued.Add(int64(len(p)))
+	c.l.srv.stats.queued.Add(int64(len(p)))
+	if c.q == nil {
+		c.q = new(outQueue)
+	}
+	q := c.q
+	q.lent, q.lentDone, q.lentLost = &bufs.Output{B: p}, make(chan struct{}), 0
+	q.out = append(q.out, q.lent)
+}
+
+// releaseLocked gives back a buffer that has left the queue, written or not:
+// a pooled one to the pool; for the lent one, the writer is told, with lost
+// the bytes of it that were not written.
+func (q *outQueue) releaseLocked(b *bufs.Output, lost int) {
+	if b != q.lent {
+		putOutput(b)
+		return
+	}
+	q.lentLost = lost
+	close(q.lentDone)
+	q.lent, q.lentDone = nil, nil
 }
 
 // overLimitLocked closes c for queueing more than OutputLimit.
@@ -283,7 +374,7 @@ func (c *evConn) enqueueLocked(p []byte) {
 	}
 	q := c.q
 	if k := len(q.out); k > 0 {
-		if t := q.out[k-1]; len(t.B)+len(p) <= outChunk {
+		if t := q.out[k-1]; t != q.lent && len(t.B)+len(p) <= outChunk {
 			t.B = append(t.B, p...)
 			return
 		}
@@ -346,7 +437,7 @@ func (c *evConn) consumeLocked(n int) {
 		}
 		n -= rest
 		q.off = 0
-		putOutput(b)
+		q.releaseLocked(b, 0)
 		q.out[0] = nil
 		q.out = q.out[1:]
 	}
@@ -361,8 +452,12 @@ func (c *evConn) dropOutputLocked() {
 	if c.q == nil {
 		return
 	}
-	for _, b := range c.q.out {
-		putOutput(b)
+	for i, b := range c.q.out {
+		lost := len(b.B)
+		if i == 0 {
+			lost -= c.q.off
+		}
+		c.q.releaseLocked(b, lost)
 	}
 	q := c.queued.Swap(0)
 	c.l.srv.stats.queued.Add(-q)
@@ -470,9 +565,7 @@ func (c *evConn) inputBacklog() int {
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
 	n := c.inflight
-	if c.in != nil {
-		n += len(c.in.B)
-	}
+	n += len(c.in)
 	return n
 }
 
@@ -493,7 +586,7 @@ func (c *evConn) runHandler() {
 	for {
 		c.inMu.Lock()
 		in := c.in
-		if in == nil || len(in.B) == 0 || c.closedByHandler.Load() || c.up.Load() != nil {
+		if len(in) == 0 || c.closedByHandler.Load() || c.up.Load() != nil {
 			// After the handler's own Close no further input is handed to
 			// it, as in the threaded engine; after StartTLS, the input is
 			// the handshake's (the loop's beginUpgrade takes it).
@@ -502,11 +595,11 @@ func (c *evConn) runHandler() {
 			break
 		}
 		c.in = nil
-		c.inflight = len(in.B)
+		c.inflight = len(in)
 		c.inMu.Unlock()
-		c.bytesIn.Add(uint64(len(in.B)))
-		err := guard(s, c, func() { s.Handler.OnData(c, in.B) })
-		putOutput(in)
+		c.bytesIn.Add(uint64(len(in)))
+		err := guard(s, c, func() { s.Handler.OnData(c, in) })
+		bufs.Put(in)
 		c.inMu.Lock()
 		c.inflight = 0
 		c.inMu.Unlock()

@@ -548,11 +548,8 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 		return true
 	}
 	c.inMu.Lock()
-	if c.in == nil {
-		c.in = getOutput()
-	}
-	c.in.B = append(c.in.B, p...)
-	backlog := len(c.in.B) + c.inflight
+	c.in = appendInput(c.in, p)
+	backlog := len(c.in) + c.inflight
 	start := !c.running
 	c.running = true
 	c.inMu.Unlock()
@@ -565,6 +562,20 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 		l.pause(c)
 	}
 	return true
+}
+
+// appendInput appends p to in, input waiting for a pool worker, growing it
+// from one bufs size class to the next: a pooled buffer of output's kind
+// keeps the capacity of its largest use, which made idle input buffers of a
+// megabyte common under a flood.
+func appendInput(in, p []byte) []byte {
+	if len(in)+len(p) > cap(in) {
+		grown := bufs.Get(len(in) + len(p))[:len(in)]
+		copy(grown, in)
+		bufs.Put(in)
+		in = grown
+	}
+	return append(in, p...)
 }
 
 // dispatch submits c's pending input to the pool; a full pool is retried on
@@ -786,10 +797,8 @@ func (l *loop) finalize(c *evConn) {
 		l.count-- // only now may the loop quit: no task of c's is pending
 	}
 	c.inMu.Lock()
-	if c.in != nil {
-		putOutput(c.in)
-		c.in = nil
-	}
+	bufs.Put(c.in)
+	c.in = nil
 	c.inMu.Unlock()
 	l.srv.connDone(c, c.opened)
 }

@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockpool/sockpool/bufs"
+
 	"github.com/sockpool/sockpool/pool"
 )
 
@@ -59,8 +61,8 @@ func (l *loop) beginUpgrade(c *evConn) {
 	c.inMu.Lock()
 	if c.in != nil {
 		// Input read after the command (Dispatch Pool): the handshake's.
-		prefix = append(prefix, c.in.B...)
-		putOutput(c.in)
+		prefix = append(prefix, c.in...)
+		bufs.Put(c.in)
 		c.in = nil
 	}
 	c.inMu.Unlock()

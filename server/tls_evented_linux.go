@@ -376,6 +376,10 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
+	if c.l.srv.Dispatch == Pool && len(p) > maxPlaintext && !c.l.e.onLoop() {
+		c.mu.Unlock()
+		return c.writeTLSInRecords(p)
+	}
 	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() && !c.l.e.onLoop() {
 		// Wait here, before crypto/tls's output lock (see
 		// tlsTransport.Write). Writers that wait together may each add one
@@ -398,6 +402,27 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		err = ErrConnClosed
 	}
 	return n, err
+}
+
+// writeTLSInRecords is writeTLS for a large p off the loop under Dispatch
+// Pool: it encrypts one record's worth at a time, waiting for queue space
+// before each, so that the ciphertext queued stays within WriteHighWater
+// plus one record instead of growing by all of p. wmu keeps the Write's
+// records together against other writers off the loop; under Pool nothing
+// else writes data from the loop.
+func (c *evConn) writeTLSInRecords(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	written := 0
+	for written < len(p) {
+		c.mu.Lock()
+		n, err := c.writeTLS(p[written : written+min(maxPlaintext, len(p)-written)]) // releases mu
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }
 
 // submitWait submits a handshake task to the pool. The evented engine's
