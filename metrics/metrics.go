@@ -40,6 +40,8 @@ var table = []struct {
 		typ: prometheus.CounterValue, value: func(s *server.Stats) float64 { return float64(s.Timeouts) }},
 	{name: "accept_errors_total", help: "Temporary accept errors (such as EMFILE) backed off from.",
 		typ: prometheus.CounterValue, value: func(s *server.Stats) float64 { return float64(s.AcceptErrors) }},
+	{name: "output_limited_total", help: "Connections closed because their queued output would have passed OutputLimit (evented engine).",
+		typ: prometheus.CounterValue, value: func(s *server.Stats) float64 { return float64(s.OutputLimited) }},
 	{name: "tls_handshakes_total", help: "TLS handshakes that succeeded.",
 		typ: prometheus.CounterValue, value: func(s *server.Stats) float64 { return float64(s.TLSHandshakes) }},
 	{name: "tls_handshake_errors_total", help: "TLS handshakes that failed.",

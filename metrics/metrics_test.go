@@ -42,7 +42,7 @@ func (f *fakeSource) Stats() server.Stats {
 var distinct = server.Stats{
 	Accepted: 101, Rejected: 116 + 117 + 118 + 119, Closed: 103, Active: 4,
 	BytesIn: 1 << 40, BytesOut: 106,
-	Panics: 107, Timeouts: 108, AcceptErrors: 109,
+	Panics: 107, Timeouts: 108, AcceptErrors: 109, OutputLimited: 120,
 	TLSHandshakes: 110, TLSHandshakeErrors: 111,
 	Queued: 112, Paused: 13, BusyWorkers: 14, Waiting: 15,
 
@@ -86,6 +86,7 @@ func expected(ns string, constLabels prometheus.Labels, st server.Stats) string 
 		{"connections_rejected_total", "counter", rejectedHelp, byReason(st)},
 		{"connections_waiting", "gauge", "Accepted connections waiting for a worker now; if it stays above 0, the pool is too small.", one(float64(st.Waiting))},
 		{"handler_panics_total", "counter", "Handler panics; each closed its connection.", one(float64(st.Panics))},
+		{"output_limited_total", "counter", "Connections closed because their queued output would have passed OutputLimit (evented engine).", one(float64(st.OutputLimited))},
 		{"output_queued_bytes", "gauge", "Output queued for slow readers now (evented engine).", one(float64(st.Queued))},
 		{"timeouts_total", "counter", "Connections closed by an idle, read, write or TLS handshake timeout.", one(float64(st.Timeouts))},
 		{"tls_handshake_errors_total", "counter", "TLS handshakes that failed.", one(float64(st.TLSHandshakeErrors))},
@@ -158,11 +159,11 @@ func TestCollectorZeroStats(t *testing.T) {
 	if err := testutil.CollectAndCompare(c, strings.NewReader(expected("sockpool", nil, server.Stats{}))); err != nil {
 		t.Fatal(err)
 	}
-	// 14 metrics of one series, and connections_rejected_total's 4 reasons,
+	// 15 metrics of one series, and connections_rejected_total's 4 reasons,
 	// reported at 0 too: a series that appears only once it is non-zero
 	// breaks rate() over its first increase.
-	if n := testutil.CollectAndCount(c); n != 18 {
-		t.Errorf("%d series, want 18", n)
+	if n := testutil.CollectAndCount(c); n != 19 {
+		t.Errorf("%d series, want 19", n)
 	}
 }
 

@@ -95,3 +95,56 @@ func TestBadFlag(t *testing.T) {
 		t.Errorf("run with a bad engine = %v, want an error naming it", err)
 	}
 }
+
+// TestSIGTERMWhileClientSends: a client that keeps sending after SIGTERM,
+// even after the server's EOF, must not hold the shutdown to its deadline:
+// once its echoes are delivered the example exits 0, well inside
+// -shutdown-timeout, on every engine.
+func TestSIGTERMWhileClientSends(t *testing.T) {
+	for _, mode := range [][]string{
+		{"-engine", "threaded"}, {"-read-mode", "syscall"},
+		{"-engine", "evented"}, {"-engine", "evented", "-dispatch", "pool"},
+	} {
+		t.Run(strings.Join(mode, " "), func(t *testing.T) {
+			t.Parallel()
+			cmd, addr, stderr := startEcho(t, append([]string{"-addr", "127.0.0.1:0", "-shutdown-timeout", "3s"}, mode...)...)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := []byte("sockpool")
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+					select {
+					case <-stop:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+					if _, err := c.Write(msg); err != nil {
+						return
+					}
+				}
+			}()
+			go io.Copy(io.Discard, c)
+			time.Sleep(100 * time.Millisecond)
+			begin := time.Now()
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("after SIGTERM: %v; stderr: %s", err, stderr.String())
+			}
+			if took := time.Since(begin); took > 2*time.Second {
+				t.Errorf("exited %v after SIGTERM, want well inside -shutdown-timeout 3s", took)
+			}
+		})
+	}
+}
