@@ -79,7 +79,17 @@
 // MaxConns bounds open connections; Overflow says what happens beyond it
 // (pool.Block: stop accepting, pool.Reject: close the new connection at
 // once). IdleTimeout, ReadTimeout and WriteTimeout close connections that
-// stall; accept errors such as EMFILE back off from 5 ms to 1 s instead of
-// spinning; a panicking handler closes only its own connection. Stats reports
-// the counters.
+// stall (WriteTimeout only a peer that takes no output at all for that
+// long, however long a Write lasts); running out of file descriptors, in
+// accept or where an engine takes over the socket, backs off from 5 ms to
+// 1 s and keeps the waiting clients; a panicking handler closes only its
+// own connection. Stats reports the counters, and the Logger at debug level
+// says why each connection the server cut was closed.
+//
+// A client that never reads costs at most WriteHighWater plus one read of
+// live memory on every engine (over TLS, up to WriteHighWater more, of
+// ciphertext). A handler on an event loop cannot wait for a slow peer: it
+// should stop answering a pipeline while Conn.Congested is true and go on
+// in OnDrain (frame.Handler does); one that does not is cut at OutputLimit.
+// docs/design.md has the measurements.
 package server
