@@ -88,7 +88,7 @@ func Dial(ctx context.Context, network, addr string, cfg *ClientConfig) (*Client
 		return nil, fmt.Errorf("%w: ClientConfig fields must not be negative", ErrInvalidConfig)
 	}
 	maxMsg := cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
-	if maxMsg < minMessageSize || maxMsg > 1<<31 {
+	if maxMsg < minMessageSize || int64(maxMsg) > 1<<31 {
 		return nil, fmt.Errorf("%w: MaxMessageSize must be between %d and 2 GiB, got %d", ErrInvalidConfig, minMessageSize, maxMsg)
 	}
 	c := &Client{

@@ -105,7 +105,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("%w: ServerConfig fields must not be negative", ErrInvalidConfig)
 	}
 	maxMsg := cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
-	if maxMsg < minMessageSize || maxMsg > 1<<31 {
+	if maxMsg < minMessageSize || int64(maxMsg) > 1<<31 {
 		return nil, fmt.Errorf("%w: MaxMessageSize must be between %d and 2 GiB, got %d", ErrInvalidConfig, minMessageSize, maxMsg)
 	}
 	s := &Server{

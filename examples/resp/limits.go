@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -34,8 +35,9 @@ const (
 	// defaultMaxQuery is redis's default, 1 GiB.
 	defaultMaxQuery = 1 << 30
 	// maxQueryLimit is the highest maxQuery: argv keeps offsets within a
-	// command as uint32, and the parser holds at most maxQuery bytes.
-	maxQueryLimit = 2 << 30
+	// command as uint32, and the parser holds at most maxQuery bytes; on a
+	// 32-bit machine, the largest int.
+	maxQueryLimit = min(2<<30, math.MaxInt)
 )
 
 func (l limits) withDefaults() limits {
