@@ -15,9 +15,8 @@
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
-// by bench: its own engines (threaded, threaded-syscall: threaded in
-// ReadMode Syscall, evented, evented-pool: evented with Dispatch Pool) and
-// the baseline net (Go's net package, a goroutine per
+// by bench: its own engines (threaded, threaded-syscall, evented,
+// evented-pool) and the baseline net (Go's net package, a goroutine per
 // connection) are the bench binary re-executed in a hidden serve mode; the
 // peers gnet and nbio are built from their own modules in bench/peers on
 // first use (a peer that does not build is reported unavailable, with the

@@ -81,18 +81,14 @@ func serve(args []string) error {
 			MaxConns:       serveMaxConns,
 			TLSConfig:      tlsConf,
 		}
-		switch *mode {
-		case "threaded-syscall":
+		if err := srv.Engine.UnmarshalText([]byte(*mode)); err != nil {
+			return err
+		}
+		if srv.Engine == server.ThreadedSyscall {
 			// Each connection blocked in a read holds a thread: let the idle
 			// cells show what that costs instead of stopping the program
 			// at Go's default 10,000 threads.
-			srv.ReadMode = server.Syscall
 			debug.SetMaxThreads(serveMaxConns + 1000)
-		case "evented", "evented-pool":
-			srv.Engine = server.Evented
-		}
-		if *mode == "evented-pool" {
-			srv.Dispatch = server.Pool
 		}
 		go func() { serveErr <- srv.Serve(ln) }()
 		stop = func(ctx context.Context) error {

@@ -7,6 +7,6 @@ import "github.com/sockpool/sockpool/server"
 func init() {
 	engineCases = append(engineCases,
 		engineCase{name: "evented", engine: server.Evented},
-		engineCase{name: "evented-pool", engine: server.Evented, dispatch: server.Pool},
+		engineCase{name: "evented-pool", engine: server.EventedPool},
 	)
 }

@@ -67,7 +67,7 @@ func (e *echoer) OnClose(c server.Conn, err error) { e.closed <- closeEvent{c, e
 // the test ends.
 func serveFrames(t *testing.T, ec engineCase, h server.Handler, readBuf int) *server.Server {
 	t.Helper()
-	srv := &server.Server{Handler: h, Engine: ec.engine, Dispatch: ec.dispatch, ReadBufferSize: readBuf}
+	srv := &server.Server{Handler: h, Engine: ec.engine, ReadBufferSize: readBuf}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

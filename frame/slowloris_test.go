@@ -60,7 +60,7 @@ func TestSlowloris(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &server.Server{Handler: h, Engine: ec.engine, Dispatch: ec.dispatch, IdleTimeout: timeout}
+		srv := &server.Server{Handler: h, Engine: ec.engine, IdleTimeout: timeout}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

@@ -4,9 +4,8 @@ import "github.com/sockpool/sockpool/server"
 
 // engineCase is one server configuration the tests run on.
 type engineCase struct {
-	name     string
-	engine   server.Engine
-	dispatch server.Dispatch
+	name   string
+	engine server.Engine
 }
 
 // engineCases lists the engines of every OS; engines_linux_test.go adds

@@ -108,7 +108,7 @@ func newRPCServer(t *testing.T, cfg *rpc.ServerConfig) *fixture {
 // or when the returned stop is called.
 func (fx *fixture) serve(t *testing.T, ec engineCase, addr string) (stop func()) {
 	t.Helper()
-	srv := &server.Server{Handler: fx.rs, Engine: ec.engine, Dispatch: ec.dispatch}
+	srv := &server.Server{Handler: fx.rs, Engine: ec.engine}
 	var ln net.Listener
 	var err error
 	for deadline := time.Now().Add(waitTimeout); ; {

@@ -39,7 +39,7 @@ func BenchmarkEcho(b *testing.B) {
 //	go test -run '^$' -bench TunerCost -count 8 ./server/ | tee t.txt; benchstat -col /buf t.txt
 func BenchmarkTunerCost(b *testing.B) {
 	for _, ec := range engineCases {
-		if ec.dispatch != Inline || ec.level {
+		if ec.engine == EventedPool || ec.level {
 			continue
 		}
 		for _, buf := range []int{2 << 10, 0} {

@@ -19,33 +19,33 @@
 //
 // # Engines
 //
-// Threaded (the default, every OS) gives each connection a pool worker for
-// its life, which reads with blocking reads and calls the handler; writes go
-// straight to the socket. Workers default to MaxConns, so the default
-// configuration never leaves an accepted connection without a worker; a
-// smaller pool shows up as Stats.Waiting. ReadMode picks how it reads:
+// The Engine field picks one of four:
 //
-//   - Netpoll (the default): the worker parks on Go's network poller until
-//     the socket is readable, holding no buffer (it waits through
+//   - Threaded (the default, every OS) gives each connection a pool worker
+//     for its life, which reads and calls the handler; writes go straight to
+//     the socket. Workers default to MaxConns, so the default configuration
+//     never leaves an accepted connection without a worker; a smaller pool
+//     shows up as Stats.Waiting. The worker parks on Go's network poller
+//     until the socket is readable, holding no buffer (it waits through
 //     syscall.RawConn), and takes a pooled buffer only for the read and the
 //     handler call. An idle connection costs its goroutine: about 6 KB of
 //     RSS here, against 8 KB for a net goroutine with a 4 KiB buffer.
-//   - Syscall (Linux): the socket leaves the poller and the worker makes
-//     blocking read(2) calls into a buffer it keeps, on its own OS thread,
-//     the recvmsg_into design. A read returns without a wake-up through the
-//     poller, which pays for a few busy connections; each connection blocked
-//     in a read holds a thread (about 28 KB of RSS), so it is not for
-//     thousands of connections.
-//
-// Evented (Linux; Engine: server.Evented) runs Loops epoll loops. An idle
-// connection holds no buffer and no goroutine; each loop reads into one
-// buffer of its own. Output the socket does not take at once is queued and
-// flushed with writev; above WriteHighWater the loop stops reading that
-// connection until the queue drains below WriteLowWater. Handlers run on the
-// loop (Dispatch Inline: they must not block) or on the worker pool
-// (Dispatch Pool: in order per connection). ReusePort gives each loop its
-// own SO_REUSEPORT listener. On other systems Serve returns
-// ErrEngineUnsupported.
+//   - ThreadedSyscall (Linux) is Threaded with the socket out of the poller:
+//     the worker makes blocking read(2) calls into a buffer it keeps, on its
+//     own OS thread, the recvmsg_into design. A read returns without a
+//     wake-up through the poller, which pays for a few busy connections;
+//     each connection blocked in a read holds a thread (about 28 KB of RSS),
+//     so it is not for thousands of connections.
+//   - Evented (Linux) runs Loops epoll loops and calls the handler on them:
+//     it must not block. An idle connection holds no buffer and no
+//     goroutine; each loop reads into one buffer of its own. Output the
+//     socket does not take at once is queued and flushed with writev; above
+//     WriteHighWater the loop stops reading that connection until the queue
+//     drains below WriteLowWater. ReusePort gives each loop its own
+//     SO_REUSEPORT listener. On other systems Serve returns
+//     ErrEngineUnsupported.
+//   - EventedPool (Linux) is Evented with the handler called on the worker
+//     pool, in order per connection, so it may block.
 //
 // # Read buffers
 //

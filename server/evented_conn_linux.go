@@ -64,7 +64,7 @@ type evConn struct {
 	fdClosed    bool
 	finalized   bool
 	opened      bool // OnOpen was (or is being) called; OnClose will be
-	openDone    bool // the pool task has called OnOpen (Dispatch Pool; owned by the running task)
+	openDone    bool // the pool task has called OnOpen (EventedPool; owned by the running task)
 	notified    bool // TLS: close_notify has been sent
 	want        closeKind
 	lastRead    int64 // unix ns
@@ -83,7 +83,7 @@ type evConn struct {
 	took      int64
 
 	// wmu serializes the Writes made off the loop that may wait in pieces:
-	// a lending Write, and a TLS Write under Dispatch Pool (see writeTLS).
+	// a lending Write, and a TLS Write under EventedPool (see writeTLS).
 	wmu sync.Mutex
 	// mu guards the output queue and every write to fd, so that a Write from
 	// any goroutine keeps order and never touches a closed descriptor.
@@ -111,7 +111,7 @@ type evConn struct {
 	upSubmitted       bool // out of epoll: a worker may be using the descriptor, or one is awaited (loop.hsWaiting)
 	closeAfterUpgrade bool
 
-	// inMu guards the input waiting for a pool worker (Dispatch Pool).
+	// inMu guards the input waiting for a pool worker (EventedPool).
 	inMu     sync.Mutex
 	in       []byte // from bufs, in its size classes: no slack beyond the class
 	inflight int    // bytes a pool worker has taken from in and not yet handled
@@ -222,7 +222,7 @@ func (c *evConn) writeLending(p []byte) (int, error) {
 // reading and calls OnDrain once the queue drains.
 func (c *evConn) Congested() bool {
 	s := c.l.srv
-	if s.Dispatch != Inline || c.queued.Load() <= int64(s.highWater) {
+	if s.Engine != Evented || c.queued.Load() <= int64(s.highWater) {
 		return false
 	}
 	c.drainWanted.Store(true)
@@ -549,7 +549,7 @@ func (c *evConn) abort(reason error) {
 // handlerRunning reports whether a pool task is calling (or about to call)
 // OnData for c.
 func (c *evConn) handlerRunning() bool {
-	if c.l.srv.Dispatch == Inline {
+	if c.l.srv.Engine == Evented {
 		return false
 	}
 	c.inMu.Lock()
@@ -559,7 +559,7 @@ func (c *evConn) handlerRunning() bool {
 
 // inputBacklog is the input waiting for a pool worker.
 func (c *evConn) inputBacklog() int {
-	if c.l.srv.Dispatch == Inline {
+	if c.l.srv.Engine == Evented {
 		return 0
 	}
 	c.inMu.Lock()
@@ -569,7 +569,7 @@ func (c *evConn) inputBacklog() int {
 	return n
 }
 
-// runHandler is the pool task of Dispatch Pool: it calls OnData with c's
+// runHandler is the pool task of EventedPool: it calls OnData with c's
 // pending input until there is none, so calls for one connection never
 // overlap and keep their order.
 func (c *evConn) runHandler() {

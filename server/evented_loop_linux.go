@@ -57,7 +57,7 @@ type loop struct {
 	count     int
 	events    []unix.EpollEvent
 	again     []*evConn // read again without waiting for an edge
-	waiting   []*evConn // input waiting for a free worker (Dispatch Pool)
+	waiting   []*evConn // input waiting for a free worker (EventedPool)
 	hsWaiting []*evConn // StartTLS handshakes waiting for a free worker
 	lingering int
 	now       time.Time
@@ -397,7 +397,7 @@ func (l *loop) register(c *evConn) {
 	// and before OnClose.
 	c.opened = true
 	if oh, ok := l.srv.Handler.(OpenHandler); ok {
-		if l.srv.Dispatch == Inline {
+		if l.srv.Engine == Evented {
 			if perr := guard(l.srv, c, func() { oh.OnOpen(c) }); perr != nil {
 				l.closeConn(c, perr)
 				return
@@ -536,7 +536,7 @@ func (l *loop) discard(c *evConn) {
 // It reports false when the connection was closed.
 func (l *loop) deliver(c *evConn, p []byte) bool {
 	s := l.srv
-	if s.Dispatch == Inline {
+	if s.Engine == Evented {
 		c.bytesIn.Add(uint64(len(p)))
 		if err := guard(s, c, func() { s.Handler.OnData(c, p) }); err != nil {
 			l.closeConn(c, err)
@@ -640,7 +640,7 @@ func (l *loop) maybeResume(c *evConn) {
 }
 
 // drain calls OnDrain for a handler that stopped because c was Congested
-// (Dispatch Inline: it runs on the loop, like OnData). It reports false when
+// (Evented: it runs on the loop, like OnData). It reports false when
 // c closed or must pause again.
 func (l *loop) drain(c *evConn) bool {
 	dh, ok := l.srv.Handler.(DrainHandler)

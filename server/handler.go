@@ -51,12 +51,12 @@ type Conn interface {
 
 	// Congested reports whether more than WriteHighWater bytes of output are
 	// queued on a connection whose handler runs inline on an event loop
-	// (Evented, Dispatch Inline), where Write cannot wait for the peer. A
+	// (Evented), where Write cannot wait for the peer. A
 	// handler that answers several requests from one OnData (a pipeline)
 	// should stop while it is true, keep the requests it has not answered,
 	// and go on in OnDrain (see DrainHandler): that bounds the output of one
 	// OnData call by WriteHighWater plus one reply. It is always false on the
-	// threaded engine and under Dispatch Pool, where a Write waits instead.
+	// threaded engine and with EventedPool, where a Write waits instead.
 	Congested() bool
 }
 

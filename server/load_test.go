@@ -101,8 +101,8 @@ func TestManyConnsAtOnce(t *testing.T) {
 	raiseFileLimit(t, 2*conns+200)
 	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
-			if ec.mode == Syscall {
-				t.Skip("ReadMode syscall holds an OS thread per connection: 5,000 at once is what it is not for")
+			if ec.engine == ThreadedSyscall {
+				t.Skip("the threaded-syscall engine holds an OS thread per connection: 5,000 at once is what it is not for")
 			}
 			// Not parallel: the engines take turns with the file descriptors.
 			srv := ec.configure(&Server{Handler: echoHandler()})
@@ -171,12 +171,12 @@ func TestManyConnsAtOnce(t *testing.T) {
 	}
 }
 
-// TestBlockingHandlerOnPool shows what Dispatch Pool is for: a handler that
+// TestBlockingHandlerOnPool shows what EventedPool is for: a handler that
 // blocks does not stall the other connections of its event loop, and each
 // connection's calls stay in order.
 func TestBlockingHandlerOnPool(t *testing.T) {
 	for _, ec := range engineCases {
-		if ec.engine != Evented || ec.dispatch != Pool {
+		if ec.engine != EventedPool {
 			continue
 		}
 		t.Run(ec.name, func(t *testing.T) {

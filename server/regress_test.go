@@ -129,7 +129,7 @@ func TestWriterWaitsForSpace(t *testing.T) {
 // complete.
 func TestCloseWhileWaitingForWorker(t *testing.T) {
 	for _, ec := range engineCases {
-		if ec.engine != Evented || ec.dispatch != Pool {
+		if ec.engine != EventedPool {
 			continue
 		}
 		t.Run(ec.name, func(t *testing.T) {

@@ -24,7 +24,7 @@ const (
 	DefaultNetwork        = "tcp"
 	DefaultReadBufferSize = 16 << 10
 	DefaultMaxConns       = 10000
-	// DefaultSyscallMaxConns is MaxConns's default in ReadMode Syscall,
+	// DefaultSyscallMaxConns is MaxConns's default with ThreadedSyscall,
 	// where each connection blocked in a read holds an OS thread and Go
 	// stops the program at 10,000 threads (runtime/debug.SetMaxThreads).
 	DefaultSyscallMaxConns = 1000
@@ -100,14 +100,9 @@ type Server struct {
 	// Handler is called for each connection's data. Required.
 	Handler Handler
 
-	// Engine selects how connections are run. Default Threaded.
+	// Engine selects how connections are run: Threaded (the default),
+	// ThreadedSyscall, Evented or EventedPool.
 	Engine Engine
-
-	// ReadMode selects how the threaded engine reads: Netpoll (the default)
-	// or Syscall (Linux; elsewhere it falls back to Netpoll and logs a
-	// warning). Syscall lowers MaxConns's default to DefaultSyscallMaxConns.
-	// With another engine, Syscall is an error.
-	ReadMode ReadMode
 
 	// ReadBufferSize is the size of the buffer each read fills, rounded up to
 	// a bufs size class. A larger buffer means fewer reads and handler calls
@@ -133,7 +128,7 @@ type Server struct {
 	Workers int
 
 	// MaxConns is the most connections open at once. Default
-	// DefaultMaxConns (DefaultSyscallMaxConns in ReadMode Syscall). What
+	// DefaultMaxConns (DefaultSyscallMaxConns with ThreadedSyscall). What
 	// happens to more depends on Overflow.
 	MaxConns int
 
@@ -166,11 +161,6 @@ type Server struct {
 	// TCP only: a UNIX socket path cannot be bound twice.
 	ReusePort bool
 
-	// Dispatch says where the Evented engine calls OnData: Inline on the event
-	// loop (the default; the handler must not block), or Pool on the worker
-	// pool, one call at a time per connection, in order.
-	Dispatch Dispatch
-
 	// WriteHighWater and WriteLowWater bound the output the Evented engine
 	// queues per connection when the peer reads slower than the handler
 	// writes: above the high mark the engine stops reading the connection
@@ -202,8 +192,8 @@ type Server struct {
 	// connection's life as any threaded connection does. A connection whose
 	// handshake fails or times out is closed and counted in
 	// Stats.TLSHandshakeErrors; the handler never sees it (no OnOpen, no
-	// OnClose), but its MaxConns slot is freed. With ReadMode Syscall, TLS
-	// connections are read in Netpoll mode (crypto/tls reads through a
+	// OnClose), but its MaxConns slot is freed. With ThreadedSyscall, TLS
+	// connections are read as with Threaded (crypto/tls reads through a
 	// net.Conn). In the Evented engine, records are decrypted on the event
 	// loop, without a goroutine per connection.
 	TLSConfig *tls.Config
@@ -247,15 +237,15 @@ type Server struct {
 	// of edge-triggered: kept for tests and BenchmarkEcho.
 	levelTriggered bool
 
-	initOnce sync.Once
-	initErr  error
-	log      *slog.Logger
-	pool     *pool.Pool
-	eng      engine
-	slots    chan struct{} // one token per open connection, cap MaxConns
-	readMode ReadMode      // ReadMode, or Netpoll where Syscall is not available
-	bufSize  int           // fixed read size, when not tuned
-	tune     bool          // ReadBufferSize is 0
+	initOnce     sync.Once
+	initErr      error
+	log          *slog.Logger
+	pool         *pool.Pool
+	eng          engine
+	slots        chan struct{} // one token per open connection, cap MaxConns
+	syscallReads bool          // ThreadedSyscall, where it is available
+	bufSize      int           // fixed read size, when not tuned
+	tune         bool          // ReadBufferSize is 0
 	// tunerTemplate is copied into each connection's or loop's tuner.
 	tunerTemplate bufs.Tuner
 	highWater     int
@@ -286,14 +276,6 @@ func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		if s.Handler == nil {
 			s.initErr = ErrNoHandler
-			return
-		}
-		switch {
-		case s.ReadMode != Netpoll && s.ReadMode != Syscall:
-			s.initErr = fmt.Errorf("sockpool/server: unknown %v", s.ReadMode)
-			return
-		case s.ReadMode == Syscall && s.Engine != Threaded:
-			s.initErr = fmt.Errorf("sockpool/server: ReadMode syscall is for the threaded engine, not %v", s.Engine)
 			return
 		}
 		for _, f := range []struct {
@@ -332,22 +314,22 @@ func (s *Server) init() error {
 			s.initErr = fmt.Errorf("sockpool/server: WriteLowWater %d is above WriteHighWater %d", s.lowWater, s.highWater)
 			return
 		}
-		s.readMode = s.ReadMode
-		if s.readMode == Syscall && !syscallReads {
-			s.log.Warn("sockpool/server: ReadMode syscall is Linux-only; reading in netpoll mode")
-			s.readMode = Netpoll
+		s.syscallReads = s.Engine == ThreadedSyscall
+		if s.syscallReads && !syscallReads {
+			s.log.Warn("sockpool/server: the threaded-syscall engine is Linux-only; running threaded")
+			s.syscallReads = false
 		}
 		maxConns := cmp.Or(s.MaxConns, DefaultMaxConns)
-		if s.readMode == Syscall {
+		if s.syscallReads {
 			maxConns = cmp.Or(s.MaxConns, DefaultSyscallMaxConns)
 		}
 		s.slots = make(chan struct{}, maxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		policy := s.Overflow
 		switch s.Engine {
-		case Threaded:
+		case Threaded, ThreadedSyscall:
 			s.eng = &threaded{srv: s}
-		case Evented:
+		case Evented, EventedPool:
 			// The event loop hands work to the pool and must never wait
 			// for a worker: it retries a full pool on its next turn.
 			policy = pool.Reject
@@ -391,7 +373,7 @@ func (s *Server) ListenAndServe() error {
 	if addr == "" {
 		addr = DefaultAddr
 	}
-	if s.ReusePort && s.Engine == Evented {
+	if s.ReusePort && s.Engine.evented() {
 		return s.listenAndServeReusePort(network, addr)
 	}
 	ln, err := net.Listen(network, addr)

@@ -33,15 +33,13 @@ var childMain func()
 // engineCase is one row of the conformance suite: every server test runs
 // once per row, so a new engine or read mode joins by adding a row.
 type engineCase struct {
-	name     string
-	engine   Engine
-	mode     ReadMode
-	dispatch Dispatch
-	level    bool // evented: level-triggered
+	name   string
+	engine Engine
+	level  bool // evented: level-triggered
 }
 
 var engineCases = []engineCase{
-	{name: "threaded-netpoll", engine: Threaded, mode: Netpoll},
+	{name: "threaded-netpoll", engine: Threaded},
 }
 
 // forEachEngine runs f as a parallel subtest for every engine case.
@@ -57,7 +55,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, ec engineCase)) {
 
 // configure sets the engine fields of s for ec.
 func (ec engineCase) configure(s *Server) *Server {
-	s.Engine, s.ReadMode, s.Dispatch, s.levelTriggered = ec.engine, ec.mode, ec.dispatch, ec.level
+	s.Engine, s.levelTriggered = ec.engine, ec.level
 	return s
 }
 

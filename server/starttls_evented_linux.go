@@ -60,7 +60,7 @@ func (l *loop) beginUpgrade(c *evConn) {
 	prefix := u.rest
 	c.inMu.Lock()
 	if c.in != nil {
-		// Input read after the command (Dispatch Pool): the handshake's.
+		// Input read after the command (EventedPool): the handshake's.
 		prefix = append(prefix, c.in...)
 		bufs.Put(c.in)
 		c.in = nil

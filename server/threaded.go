@@ -10,9 +10,9 @@ import (
 type threaded struct{ srv *Server }
 
 func (e *threaded) serve(nc net.Conn, _ int) error {
-	// crypto/tls reads through a net.Conn: TLS connections are read in
-	// Netpoll mode.
-	if e.srv.readMode == Syscall && e.srv.TLSConfig == nil {
+	// crypto/tls reads through a net.Conn: TLS connections are read as in
+	// Threaded.
+	if e.srv.syscallReads && e.srv.TLSConfig == nil {
 		if started, err := e.serveSyscall(nc); started || err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syscallReads reports whether ReadMode Syscall is available here.
+// syscallReads reports whether the threaded-syscall engine is available here.
 const syscallReads = true
 
 // noReadTimeout is the SO_RCVTIMEO of a connection without read or idle
@@ -23,9 +23,9 @@ const syscallReads = true
 // interrupted by a signal instead of failing it with EINTR (see stop).
 const noReadTimeout = time.Hour
 
-// serveSyscall starts nc on a worker in ReadMode Syscall. It reports false,
+// serveSyscall starts nc on a worker with ThreadedSyscall. It reports false,
 // with nothing done, for a connection that is not a plain socket (TLS, a
-// wrapper), which is served in Netpoll mode instead.
+// wrapper), which is served as with Threaded instead.
 func (e *threaded) serveSyscall(nc net.Conn) (bool, error) {
 	c, err := newSyscallConn(e.srv, nc)
 	if c == nil {
@@ -38,7 +38,7 @@ func (e *threaded) serveSyscall(nc net.Conn) (bool, error) {
 	return true, nil
 }
 
-// sysConn is a threaded connection in ReadMode Syscall: its socket has left
+// sysConn is a threaded connection with ThreadedSyscall: its socket has left
 // Go's netpoller (a blocking duplicate descriptor), and its worker reads
 // with blocking read(2) into a buffer it keeps for the connection's life.
 // Writes are blocking write(2) calls from the writing goroutine.
@@ -75,9 +75,9 @@ type sysConn struct {
 	tuner bufs.Tuner
 }
 
-// newSyscallConn takes nc's socket out of the netpoller for ReadMode
-// Syscall. It returns nil, nil for a connection that is not a plain socket
-// (a TLS connection, a wrapper): that one is served in Netpoll mode.
+// newSyscallConn takes nc's socket out of the netpoller for
+// ThreadedSyscall. It returns nil, nil for a connection that is not a plain socket
+// (a TLS connection, a wrapper): that one is served as with Threaded.
 func newSyscallConn(s *Server, nc net.Conn) (*sysConn, error) {
 	switch socket(nc).(type) {
 	case *net.TCPConn, *net.UnixConn:

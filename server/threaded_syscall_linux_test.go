@@ -14,7 +14,7 @@ import (
 // Shutdown at once. The client sees the server's FIN (EOF) once the worker
 // has left its read and begun the lingering close.
 func TestSyscallShutdownWakesReader(t *testing.T) {
-	srv := &Server{Handler: echoHandler(), ReadMode: Syscall}
+	srv := &Server{Handler: echoHandler(), Engine: ThreadedSyscall}
 	ln := listen(t, "tcp")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -63,7 +63,7 @@ func TestSyscallNoFDLeak(t *testing.T) {
 			c.Write(in)
 		}
 	}))
-	srv := &Server{Handler: rec, ReadMode: Syscall, WriteTimeout: 200 * time.Millisecond}
+	srv := &Server{Handler: rec, Engine: ThreadedSyscall, WriteTimeout: 200 * time.Millisecond}
 	ln := listen(t, "tcp")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -107,12 +107,5 @@ func TestSyscallNoFDLeak(t *testing.T) {
 	}
 	if after := openFDs(t); after != before {
 		t.Errorf("open fds went from %d to %d", before, after)
-	}
-}
-
-func TestSyscallModeNeedsThreaded(t *testing.T) {
-	srv := &Server{Handler: echoHandler(), Engine: Evented, ReadMode: Syscall}
-	if err := srv.Serve(listen(t, "tcp")); err == nil || errors.Is(err, ErrServerClosed) {
-		t.Fatalf("Serve with Evented and Syscall returned %v, want a configuration error", err)
 	}
 }

@@ -4,9 +4,9 @@ package server
 
 import "net"
 
-// syscallReads reports whether ReadMode Syscall is available here.
+// syscallReads reports whether the threaded-syscall engine is available here.
 const syscallReads = false
 
 // serveSyscall is never called where syscallReads is false: init falls back
-// to Netpoll.
+// to Threaded.
 func (e *threaded) serveSyscall(net.Conn) (bool, error) { return false, nil }

@@ -376,7 +376,7 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
-	if c.l.srv.Dispatch == Pool && len(p) > maxPlaintext && !c.l.e.onLoop() {
+	if c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && !c.l.e.onLoop() {
 		c.mu.Unlock()
 		return c.writeTLSInRecords(p)
 	}
@@ -404,12 +404,12 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 	return n, err
 }
 
-// writeTLSInRecords is writeTLS for a large p off the loop under Dispatch
-// Pool: it encrypts one record's worth at a time, waiting for queue space
+// writeTLSInRecords is writeTLS for a large p off the loop with
+// EventedPool: it encrypts one record's worth at a time, waiting for queue space
 // before each, so that the ciphertext queued stays within WriteHighWater
 // plus one record instead of growing by all of p. wmu keeps the Write's
-// records together against other writers off the loop; under Pool nothing
-// else writes data from the loop.
+// records together against other writers off the loop; with EventedPool
+// nothing else writes data from the loop.
 func (c *evConn) writeTLSInRecords(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

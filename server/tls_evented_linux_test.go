@@ -84,13 +84,13 @@ type parkCase struct {
 }
 
 var parkCases = []parkCase{
-	{name: "handler/evented-pool", engineCase: engineCase{engine: Evented, dispatch: Pool}, hold: holdByHandler, handshakes: 1},
-	{name: "handler/evented-pool-level", engineCase: engineCase{engine: Evented, dispatch: Pool, level: true}, hold: holdByHandler, handshakes: 1},
+	{name: "handler/evented-pool", engineCase: engineCase{engine: EventedPool}, hold: holdByHandler, handshakes: 1},
+	{name: "handler/evented-pool-level", engineCase: engineCase{engine: EventedPool, level: true}, hold: holdByHandler, handshakes: 1},
 	{name: "handshake/evented", engineCase: engineCase{engine: Evented}, hold: holdByHandshake, handshakes: 2},
 	{name: "handshake/evented-level", engineCase: engineCase{engine: Evented, level: true}, hold: holdByHandshake, handshakes: 2},
 }
 
-// holdByHandler: a connection's handler (Dispatch Pool) blocks the worker.
+// holdByHandler: a connection's handler (EventedPool) blocks the worker.
 func holdByHandler(t *testing.T, _ *Server, addr net.Addr, h *parkHandler, _ *tls.Config) (finish, abandon func()) {
 	t.Helper()
 	a := dial(t, addr)
@@ -118,7 +118,7 @@ func holdByHandler(t *testing.T, _ *Server, addr net.Addr, h *parkHandler, _ *tl
 }
 
 // holdByHandshake: a StartTLS handshake whose client has not sent its
-// ClientHello yet holds the worker (Dispatch Inline uses the pool for
+// ClientHello yet holds the worker (Evented uses the pool for
 // handshakes only).
 func holdByHandshake(t *testing.T, srv *Server, addr net.Addr, _ *parkHandler, cli *tls.Config) (finish, abandon func()) {
 	t.Helper()
@@ -207,7 +207,7 @@ func serveParked(t *testing.T, pc parkCase, rec *recorder) (*Server, net.Addr, c
 	leaks := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, leaks) }) // cleanups run last to first: this one last
 	// WriteHighWater above parkFiller: a connection paused by its queued
-	// go-ahead would not begin its StartTLS on the loop (Dispatch Inline)
+	// go-ahead would not begin its StartTLS on the loop (Evented)
 	// until it was read again, which is not what these tests are about.
 	srv := pc.configure(&Server{Handler: rec, Workers: 1, Loops: 1, WriteHighWater: 2 * parkFiller})
 	ln := listen(t, "tcp")
@@ -356,7 +356,7 @@ func TestStartTLSParkedShutdown(t *testing.T) {
 	}
 }
 
-// TestStartTLSAfterBackpressure: a handler (Dispatch Inline) that writes
+// TestStartTLSAfterBackpressure: a handler (Evented) that writes
 // past WriteHighWater and then calls StartTLS pauses its connection; the
 // handshake still begins once the client has read the output, rather than
 // waiting for input that the paused connection never reads.

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// StartTLS on a ReadMode Syscall connection: crypto/tls runs over a
+// StartTLS on a ThreadedSyscall connection: crypto/tls runs over a
 // sysTransport, which reads and writes the blocking descriptor as the
 // plain connection does, so the worker keeps its blocking reads.
 

@@ -41,7 +41,7 @@ func TestReadBufferSize(t *testing.T) {
 					}
 				}
 				got, wantMax := int(largest.Load()), tt.wantMax
-				if ec.dispatch == Pool {
+				if ec.engine == EventedPool {
 					// Input that arrives while the handler waits for a
 					// worker is handed over in one call: reads do not bound it.
 					wantMax = 1 << 30

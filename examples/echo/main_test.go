@@ -34,10 +34,10 @@ func TestEchoCommand(t *testing.T) {
 		{"tcp", []string{"-addr", "127.0.0.1:0"}},
 		{"unix", []string{"-network", "unix", "-addr", sock}},
 		{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}},
-		{"evented-reuseport", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-reuseport", "-dispatch", "pool"}},
+		{"evented-reuseport", []string{"-addr", "127.0.0.1:0", "-engine", "evented-pool", "-reuseport"}},
 		{"evented-unix", []string{"-network", "unix", "-addr", sock + "2", "-engine", "evented"}},
-		{"syscall", []string{"-addr", "127.0.0.1:0", "-read-mode", "syscall", "-min-bufsize", "1024", "-max-bufsize", "65536"}},
-		{"syscall-unix", []string{"-network", "unix", "-addr", sock + "3", "-read-mode", "syscall", "-bufsize", "4096"}},
+		{"syscall", []string{"-addr", "127.0.0.1:0", "-engine", "threaded-syscall", "-min-bufsize", "1024", "-max-bufsize", "65536"}},
+		{"syscall-unix", []string{"-network", "unix", "-addr", sock + "3", "-engine", "threaded-syscall", "-bufsize", "4096"}},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-bufsize", "1024", "-workers", "4", "-max-conns", "4", "-overflow", "reject", "-idle-timeout", "1m", "-engine", "threaded"}},
 	}
 	for _, tc := range cases {
@@ -102,8 +102,8 @@ func TestBadFlag(t *testing.T) {
 // -shutdown-timeout, on every engine.
 func TestSIGTERMWhileClientSends(t *testing.T) {
 	for _, mode := range [][]string{
-		{"-engine", "threaded"}, {"-read-mode", "syscall"},
-		{"-engine", "evented"}, {"-engine", "evented", "-dispatch", "pool"},
+		{"-engine", "threaded"}, {"-engine", "threaded-syscall"},
+		{"-engine", "evented"}, {"-engine", "evented-pool"},
 	} {
 		t.Run(strings.Join(mode, " "), func(t *testing.T) {
 			t.Parallel()

@@ -58,7 +58,7 @@ func (h *handler) OnDrain(c server.Conn) {
 // taken the queue down to WriteLowWater. A connection's queue so stays
 // within WriteHighWater plus flushAt plus one reply, however many GETs of
 // large values a client pipelines without reading. On the threaded engine,
-// and under Dispatch Pool, Congested is never true: Write waits instead.
+// and with EventedPool, Congested is never true: Write waits instead.
 func (h *handler) serve(c server.Conn, in []byte) {
 	s, _ := c.Context().(*session)
 	if s == nil || s.closed {

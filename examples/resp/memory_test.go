@@ -53,7 +53,7 @@ func TestBigRequest(t *testing.T) {
 }
 
 // TestClientsThatDoNotRead has two clients pipeline GETs of a 512 KiB value
-// and read nothing, on each engine (the evented one with Dispatch Inline,
+// and read nothing, on each engine (the evented one calling the handler on its loops,
 // whose Write cannot wait). Until the server stops sending, its live heap
 // may grow by at most 2 MiB per client: a connection's queue stays within
 // WriteHighWater + flushAt + one reply (256 + 64 + 512 KiB, see
@@ -71,7 +71,7 @@ func TestClientsThatDoNotRead(t *testing.T) {
 	req := strings.Repeat(resp("GET", "v"), gets)
 	for _, eng := range engines() {
 		t.Run(eng.String(), func(t *testing.T) {
-			srv := &server.Server{Engine: eng, Loops: 2, Dispatch: server.Inline, Handler: &handler{store: newStore()}}
+			srv := &server.Server{Engine: eng, Loops: 2, Handler: &handler{store: newStore()}}
 			addr := serve(t, srv)
 			setter := dial(t, addr)
 			io.WriteString(setter, resp("SET", "v", val))

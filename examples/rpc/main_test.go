@@ -87,7 +87,7 @@ func TestRPCCommand(t *testing.T) {
 	}{
 		{"threaded", []string{"-addr", "127.0.0.1:0"}},
 		{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}},
-		{"evented-pool-unix", []string{"-network", "unix", "-addr", sock, "-engine", "evented", "-dispatch", "pool"}},
+		{"evented-pool-unix", []string{"-network", "unix", "-addr", sock, "-engine", "evented-pool"}},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-workers", "8", "-max-concurrent", "4", "-max-message", "65536", "-frame-timeout", "5s", "-idle-timeout", "1m"}},
 	}
 	for _, tc := range cases {
