@@ -90,6 +90,17 @@ func TestEchoCommand(t *testing.T) {
 	}
 }
 
+// TestHelpExitsZero: -h prints the usage and exits 0, as asking for help
+// is not an error.
+func TestHelpExitsZero(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-h")
+	cmd.Env = append(os.Environ(), "SOCKPOOL_ECHO_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-engine") {
+		t.Fatalf("echo -h: %v; output %q", err, out)
+	}
+}
+
 func TestBadFlag(t *testing.T) {
 	if err := run([]string{"-engine", "quantum"}); err == nil || !strings.Contains(err.Error(), "quantum") {
 		t.Errorf("run with a bad engine = %v, want an error naming it", err)

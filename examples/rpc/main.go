@@ -38,7 +38,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the usage was the answer
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "rpc:", err)
 		os.Exit(1)
 	}
