@@ -267,14 +267,16 @@ func (w *conn) Close() error {
 	return w.Conn.Close()
 }
 
-// fail closes the connection with err as the reason OnClose receives.
+// fail closes the connection with err as the reason OnClose receives and
+// the server logs.
 func (w *conn) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
 	}
 	w.mu.Unlock()
-	w.Close()
+	w.stopped.Store(true)
+	w.Conn.CloseWithError(err)
 }
 
 // arm starts the FrameTimeout clock for a frame that has just begun. One

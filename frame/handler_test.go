@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,7 +69,39 @@ func (e *echoer) OnClose(c server.Conn, err error) { e.closed <- closeEvent{c, e
 // the test ends.
 func serveFrames(t *testing.T, ec engineCase, h server.Handler, readBuf int) *server.Server {
 	t.Helper()
-	srv := &server.Server{Handler: h, Engine: ec.engine, ReadBufferSize: readBuf}
+	return startFrames(t, &server.Server{Handler: h, Engine: ec.engine, ReadBufferSize: readBuf})
+}
+
+// lockedBuffer is a bytes.Buffer for a logger that several goroutines use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serveLogged is serveFrames with the server's debug log kept in the
+// returned buffer.
+func serveLogged(t *testing.T, ec engineCase, h server.Handler) (*server.Server, *lockedBuffer) {
+	t.Helper()
+	log := new(lockedBuffer)
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return startFrames(t, &server.Server{Handler: h, Engine: ec.engine, Logger: logger}), log
+}
+
+// startFrames serves srv on loopback and shuts it down when the test ends.
+func startFrames(t *testing.T, srv *server.Server) *server.Server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +293,7 @@ func TestHandlerTooLarge(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv := serveFrames(t, ec, h, 0)
+				srv, log := serveLogged(t, ec, h)
 				c := dialServer(t, srv)
 				// A good frame and the bad header in one write: the good one
 				// is answered, then the connection closes.
@@ -277,6 +311,10 @@ func TestHandlerTooLarge(t *testing.T) {
 				}
 				if e.msgs.Load() != 1 {
 					t.Errorf("handler saw %d messages, want 1", e.msgs.Load())
+				}
+				// The server's debug log says why the client got EOF.
+				if got := log.String(); !strings.Contains(got, "connection closed") || !strings.Contains(got, "too large") {
+					t.Errorf("debug log %q does not say the connection was closed for its frame", got)
 				}
 			})
 		}

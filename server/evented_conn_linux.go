@@ -505,6 +505,11 @@ func (c *evConn) modifyLocked() {
 	unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: ev, Fd: int32(c.fd)})
 }
 
+func (c *evConn) CloseWithError(err error) error {
+	c.setReason(err)
+	return c.Close()
+}
+
 func (c *evConn) Close() error {
 	c.setReason(nil)
 	c.closedByHandler.Store(true)

@@ -39,6 +39,12 @@ type Conn interface {
 	// idempotent.
 	Close() error
 
+	// CloseWithError is Close with a reason: err is what OnClose receives
+	// and what the server's Logger reports at debug level, so that a
+	// handler that cuts a client for bad input (an oversized frame, say)
+	// leaves a record of why.
+	CloseWithError(err error) error
+
 	// SetContext stores per-connection user state.
 	SetContext(v any)
 

@@ -481,11 +481,11 @@ func (s *Server) untrackConn(c liveConn) {
 // connDone ends a connection on any engine: OnClose (if OnOpen ran, or
 // would have), then removeConn, then the MaxConns slot is freed.
 func (s *Server) connDone(c liveConn, opened bool) {
+	s.ended(c, c.closeReason())
 	if ch, ok := s.Handler.(CloseHandler); ok && opened {
 		reason := c.closeReason()
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
-	s.ended(c, c.closeReason())
 	s.removeConn(c)
 	s.releaseClient(c.RemoteAddr())
 	<-s.slots

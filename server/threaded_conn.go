@@ -223,6 +223,11 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+func (c *threadedConn) CloseWithError(err error) error {
+	c.setReason(err)
+	return c.Close()
+}
+
 func (c *threadedConn) Close() error {
 	c.wclosed.Store(true)
 	c.stop(nil)

@@ -204,6 +204,11 @@ func (c *sysConn) writeFD(p []byte) (int, error) {
 	return written, nil
 }
 
+func (c *sysConn) CloseWithError(err error) error {
+	c.setReason(err)
+	return c.Close()
+}
+
 func (c *sysConn) Close() error {
 	c.wclosed.Store(true)
 	c.stop(nil)

@@ -62,6 +62,8 @@ func (c *fakeConn) Close() error {
 	return nil
 }
 
+func (c *fakeConn) CloseWithError(error) error { return c.Close() }
+
 func (c *fakeConn) output() string { return string(bytes.Join(c.writes, nil)) }
 
 func newFake(h *handler) *fakeConn {
