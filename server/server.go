@@ -201,7 +201,9 @@ type Server struct {
 	// HandshakeTimeout bounds each TLS handshake, from accept (or from
 	// StartTLS) to its end: a client that sends nothing, or too little, is
 	// closed when it passes. Default DefaultHandshakeTimeout (10 s). A
-	// client that sends garbage fails at once, with an alert.
+	// client that is not speaking TLS at all (a plaintext request) is closed
+	// at once with no reply: crypto/tls does not answer what is not a TLS
+	// record. One that sends a malformed handshake gets an alert first.
 	HandshakeTimeout time.Duration
 
 	// MaxConnsPerIP bounds the connections open at once from one client IP

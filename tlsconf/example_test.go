@@ -2,20 +2,23 @@ package tlsconf_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/sockpool/sockpool/server"
 	"github.com/sockpool/sockpool/tlsconf"
 )
 
-// A development server with a self-signed certificate, and a client that
-// trusts it, negotiating TLS 1.3 and an ALPN protocol.
+// A development echo server with a self-signed certificate, on a sockpool
+// server, and a client that trusts it, negotiating TLS 1.3 and an ALPN
+// protocol.
 func Example() {
 	cert, err := tlsconf.SelfSigned("localhost", "127.0.0.1")
 	if err != nil {
@@ -27,22 +30,17 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srvConf)
+	srv := &server.Server{
+		Handler:   server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
+		TLSConfig: srvConf, // every connection is TLS; the handler sees plaintext
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer ln.Close()
-	done := make(chan struct{})
-	go func() { // an echo server for one connection
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		io.Copy(c, c)
-	}()
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
 
 	roots, err := tlsconf.CertPool(cert)
 	if err != nil {
@@ -59,6 +57,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	defer c.Close()
 	fmt.Fprintln(c, "hello")
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
@@ -66,8 +65,6 @@ func Example() {
 	}
 	st := c.ConnectionState()
 	fmt.Println(tls.VersionName(st.Version), st.NegotiatedProtocol, strings.TrimSpace(line))
-	c.Close()
-	<-done
 	// Output: TLS 1.3 echo/1 hello
 }
 
