@@ -23,8 +23,8 @@ func (c *fakeConn) RemoteAddr() net.Addr        { return &net.TCPAddr{} }
 func (c *fakeConn) Write(p []byte) (int, error) { c.written += len(p); return len(p), nil }
 func (c *fakeConn) Close() error                { c.closed = true; return nil }
 func (c *fakeConn) CloseWithError(error) error  { return c.Close() }
-func (c *fakeConn) SetContext(v any)            { c.ctx = v }
-func (c *fakeConn) Context() any                { return c.ctx }
+func (c *fakeConn) SetValue(v any)              { c.ctx = v }
+func (c *fakeConn) Value() any                  { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState   { return nil }
 func (c *fakeConn) Congested() bool             { return false }
 

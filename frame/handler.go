@@ -58,7 +58,7 @@ type Options struct {
 // ErrFrameTooLarge, say) is what OnClose receives.
 //
 // The server.Conn the MessageHandler sees is the Handler's own wrapper of
-// the server's: its SetContext and Context are the handler's to use (the
+// the server's: its SetValue and Value are the handler's to use (the
 // Handler keeps its per-connection state in the server Conn's context), and
 // its Close stops delivery of messages already read.
 type Handler struct {
@@ -197,13 +197,13 @@ func (h *Handler) OnClose(c server.Conn, err error) {
 
 // connOf returns the Handler's state for c, creating it on first use.
 func (h *Handler) connOf(c server.Conn) *conn {
-	if w, ok := c.Context().(*conn); ok && w.h == h {
+	if w, ok := c.Value().(*conn); ok && w.h == h {
 		return w
 	}
 	w := &conn{Conn: c, h: h}
 	w.dec.init(h.format, pooled{})
 	w.emit = w.deliver
-	c.SetContext(w)
+	c.SetValue(w)
 	return w
 }
 
@@ -215,7 +215,7 @@ var errStopped = errors.New("sockpool/frame: connection closing")
 type conn struct {
 	server.Conn
 	h    *Handler
-	user atomic.Pointer[any] // the MessageHandler's SetContext value
+	user atomic.Pointer[any] // the MessageHandler's SetValue value
 	dec  Decoder
 
 	// emit is w.deliver, bound once so that Feed gets it without an
@@ -250,11 +250,11 @@ func (w *conn) deliver(msg []byte) error {
 	return nil
 }
 
-// SetContext stores per-connection user state, apart from the Handler's.
-func (w *conn) SetContext(v any) { w.user.Store(&v) }
+// SetValue stores per-connection user state, apart from the Handler's.
+func (w *conn) SetValue(v any) { w.user.Store(&v) }
 
-// Context returns the value last given to SetContext, or nil.
-func (w *conn) Context() any {
+// Value returns the value last given to SetValue, or nil.
+func (w *conn) Value() any {
 	if p := w.user.Load(); p != nil {
 		return *p
 	}

@@ -402,15 +402,15 @@ type ctxHandler struct {
 	closed chan any
 }
 
-func (h *ctxHandler) OnOpen(c server.Conn) { c.SetContext("mine") }
+func (h *ctxHandler) OnOpen(c server.Conn) { c.SetValue("mine") }
 
 func (h *ctxHandler) OnMessage(c server.Conn, msg []byte) {
-	n, _ := c.Context().(int)
-	if c.Context() == "mine" {
+	n, _ := c.Value().(int)
+	if c.Value() == "mine" {
 		n = 0
 	}
 	n++
-	c.SetContext(n)
+	c.SetValue(n)
 	if string(msg) == "close" {
 		// Close stops delivery: the message after it in the same read is
 		// not handled.
@@ -418,7 +418,7 @@ func (h *ctxHandler) OnMessage(c server.Conn, msg []byte) {
 	}
 }
 
-func (h *ctxHandler) OnClose(c server.Conn, err error) { h.closed <- c.Context() }
+func (h *ctxHandler) OnClose(c server.Conn, err error) { h.closed <- c.Value() }
 
 func TestHandlerContextAndClose(t *testing.T) {
 	f := frame.Delimited{MaxFrameSize: 100}

@@ -187,17 +187,17 @@ func (d *dispatcher) OnOpen(c server.Conn) {
 	s := (*Server)(d)
 	sc := &sconn{s: s, c: c, calls: make(map[uint64]*call)}
 	sc.ctx, sc.cancel = context.WithCancel(s.base)
-	c.SetContext(sc)
+	c.SetValue(sc)
 }
 
 func (d *dispatcher) OnClose(c server.Conn, err error) {
-	if sc, ok := c.Context().(*sconn); ok {
+	if sc, ok := c.Value().(*sconn); ok {
 		sc.close()
 	}
 }
 
 func (d *dispatcher) OnMessage(c server.Conn, msg []byte) {
-	sc, ok := c.Context().(*sconn)
+	sc, ok := c.Value().(*sconn)
 	if !ok {
 		c.Close()
 		return

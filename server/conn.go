@@ -12,10 +12,10 @@ type connState struct {
 	reason   atomic.Pointer[error] // why it closes; set once
 }
 
-func (c *connState) ID() uint64       { return c.id }
-func (c *connState) SetContext(v any) { c.user.Store(&v) }
+func (c *connState) ID() uint64     { return c.id }
+func (c *connState) SetValue(v any) { c.user.Store(&v) }
 
-func (c *connState) Context() any {
+func (c *connState) Value() any {
 	if p := c.user.Load(); p != nil {
 		return *p
 	}

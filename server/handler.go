@@ -45,11 +45,12 @@ type Conn interface {
 	// leaves a record of why.
 	CloseWithError(err error) error
 
-	// SetContext stores per-connection user state.
-	SetContext(v any)
+	// SetValue stores per-connection user state: a session, a parser.
+	// (Not a context.Context: the connection has none.)
+	SetValue(v any)
 
-	// Context returns the value last given to SetContext, or nil.
-	Context() any
+	// Value returns the value last given to SetValue, or nil.
+	Value() any
 
 	// TLS returns the state of the TLS connection, or nil when the
 	// connection is not TLS.

@@ -20,7 +20,6 @@ import (
 
 // Defaults for the zero values of Server's fields.
 const (
-	DefaultAddr           = "127.0.0.1:7000"
 	DefaultNetwork        = "tcp"
 	DefaultReadBufferSize = 16 << 10
 	DefaultMaxConns       = 10000
@@ -88,9 +87,9 @@ func lingerFor(reason error) time.Duration {
 // A Server may serve several listeners at once (Serve in several
 // goroutines). Once Shutdown or Close has been called it cannot be reused.
 type Server struct {
-	// Addr is the address ListenAndServe listens on. Default DefaultAddr
-	// (loopback only); a port of 0 picks a free port, which ListenAddr
-	// reports.
+	// Addr is the address ListenAndServe listens on; a port of 0 picks a
+	// free port, which ListenAddr reports. Empty means a free port on
+	// loopback ("127.0.0.1:0"): nothing is exposed unless asked for.
 	Addr string
 
 	// Network is the network ListenAndServe listens on: "tcp", "tcp4",
@@ -373,7 +372,7 @@ func (s *Server) ListenAndServe() error {
 		network = DefaultNetwork
 	}
 	if addr == "" {
-		addr = DefaultAddr
+		addr = "127.0.0.1:0"
 	}
 	if s.ReusePort && s.Engine.evented() {
 		return s.listenAndServeReusePort(network, addr)

@@ -367,16 +367,16 @@ func (h *startTLSHandler) OnData(c Conn, in []byte) {
 // line yet it keeps the partial one and reports false.
 func takeLine(c Conn, in []byte) (line, rest []byte, ok bool) {
 	var buf []byte
-	if v := c.Context(); v != nil {
+	if v := c.Value(); v != nil {
 		buf = v.([]byte)
 	}
 	buf = append(buf, in...)
 	i := bytes.IndexByte(buf, '\n')
 	if i < 0 {
-		c.SetContext(buf)
+		c.SetValue(buf)
 		return nil, nil, false
 	}
-	c.SetContext(nil)
+	c.SetValue(nil)
 	return buf[:i], buf[i+1:], true
 }
 

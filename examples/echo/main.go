@@ -43,6 +43,9 @@ import (
 	"github.com/sockpool/sockpool/tlsconf"
 )
 
+// defaultAddr is the echo server's address unless -addr says otherwise.
+const defaultAddr = "127.0.0.1:7000"
+
 func main() {
 	err := run(os.Args[1:])
 	switch {
@@ -58,7 +61,7 @@ func run(args []string) error {
 	h := &echo{}
 	srv := &server.Server{Handler: h}
 	var (
-		addr     = fs.String("addr", server.DefaultAddr, "address to listen on; a port of 0 picks a free one; a path for -network unix")
+		addr     = fs.String("addr", defaultAddr, "address to listen on; a port of 0 picks a free one; a path for -network unix")
 		network  = fs.String("network", "tcp", "tcp or unix")
 		grace    = fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
 		logLevel = fs.String("log", "", "log to stderr at this level: debug, info, warn, error (default: silent)")
@@ -99,7 +102,7 @@ func run(args []string) error {
 		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		h.log = srv.Logger
 	}
-	if *network == "unix" && *addr == server.DefaultAddr {
+	if *network == "unix" && *addr == defaultAddr {
 		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")
 	}
 

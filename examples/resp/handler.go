@@ -32,7 +32,7 @@ type session struct {
 
 // OnOpen gives the connection its session.
 func (h *handler) OnOpen(c server.Conn) {
-	c.SetContext(&session{p: newParser(h.limits)})
+	c.SetValue(&session{p: newParser(h.limits)})
 }
 
 // OnData runs the complete commands of in and answers them with as few
@@ -60,7 +60,7 @@ func (h *handler) OnDrain(c server.Conn) {
 // large values a client pipelines without reading. On the threaded engine,
 // and with EventedPool, Congested is never true: Write waits instead.
 func (h *handler) serve(c server.Conn, in []byte) {
-	s, _ := c.Context().(*session)
+	s, _ := c.Value().(*session)
 	if s == nil || s.closed {
 		return
 	}

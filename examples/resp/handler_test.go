@@ -27,8 +27,8 @@ type fakeConn struct {
 func (c *fakeConn) ID() uint64                { return 1 }
 func (c *fakeConn) LocalAddr() net.Addr       { return &net.TCPAddr{} }
 func (c *fakeConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
-func (c *fakeConn) SetContext(v any)          { c.ctx = v }
-func (c *fakeConn) Context() any              { return c.ctx }
+func (c *fakeConn) SetValue(v any)            { c.ctx = v }
+func (c *fakeConn) Value() any                { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
 
 func (c *fakeConn) Congested() bool {
