@@ -49,7 +49,7 @@ type loop struct {
 	efd   int
 	buf   []byte
 	plain []byte     // TLS plaintext, allocated on first use
-	tuner bufs.Tuner // picks len(buf) when ReadBufferSize is 0
+	tuner bufs.Tuner // picks len(buf)
 	edge  bool       // edge-triggered registration (see above)
 
 	// Owned by the loop goroutine.
@@ -89,16 +89,12 @@ func newLoop(e *evented, id int) (*loop, error) {
 		l.closeFds()
 		return nil, fmt.Errorf("sockpool/server: epoll_ctl eventfd: %w", err)
 	}
-	if e.srv.tune {
-		// The loop's buffer is allocated once at the tuner's largest size
-		// (one per loop, so memory is no concern) and reads take the
-		// tuner's current size of it.
-		l.tuner = e.srv.tunerTemplate
-		_, hi := l.tuner.Bounds()
-		l.buf = make([]byte, hi)[:l.tuner.Size()]
-	} else {
-		l.buf = make([]byte, e.srv.bufSize)
-	}
+	// The loop's buffer is taken once at the tuner's largest size (one per
+	// loop, so memory is no concern) and reads take the tuner's current
+	// size of it.
+	l.tuner = e.srv.tunerTemplate
+	_, hi := l.tuner.Bounds()
+	l.buf = bufs.Get(hi)[:l.tuner.Size()]
 	l.edge = !e.srv.levelTriggered
 	l.now = time.Now()
 	l.clock.Store(l.now.UnixNano())
@@ -145,6 +141,8 @@ func (l *loop) exit() {
 	defer l.mu.Unlock()
 	l.closed = true
 	l.closeFds()
+	bufs.Put(l.buf)
+	l.buf = nil
 }
 
 func (l *loop) runTasks() {
@@ -469,7 +467,7 @@ func (l *loop) read(c *evConn, events uint32) {
 		}
 		c.lastRead = l.now.UnixNano()
 		full := n == len(l.buf)
-		if l.srv.tune && l.tuner.Observe(n) {
+		if l.tuner.Observe(n) {
 			l.buf = l.buf[:l.tuner.Size()]
 		}
 		var ok bool

@@ -245,9 +245,9 @@ type Server struct {
 	eng          engine
 	slots        chan struct{} // one token per open connection, cap MaxConns
 	syscallReads bool          // ThreadedSyscall, where it is available
-	bufSize      int           // fixed read size, when not tuned
-	tune         bool          // ReadBufferSize is 0
-	// tunerTemplate is copied into each connection's or loop's tuner.
+	// tunerTemplate is copied into each connection's or loop's tuner, which
+	// picks every read's size: a fixed ReadBufferSize is a tuner whose
+	// bounds are that size, so it never moves.
 	tunerTemplate bufs.Tuner
 	highWater     int
 	lowWater      int
@@ -305,9 +305,10 @@ func (s *Server) init() error {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
-		s.bufSize = bufs.ClassSize(cmp.Or(s.ReadBufferSize, DefaultReadBufferSize))
-		s.tune = s.ReadBufferSize == 0
 		s.tunerTemplate = bufs.Tuner{Min: s.MinReadBufferSize, Max: s.MaxReadBufferSize, Start: DefaultReadBufferSize}
+		if n := s.ReadBufferSize; n > 0 {
+			s.tunerTemplate = bufs.Tuner{Min: n, Max: n, Start: n}
+		}
 		s.highWater = cmp.Or(s.WriteHighWater, DefaultWriteHighWater)
 		s.lowWater = cmp.Or(s.WriteLowWater, min(DefaultWriteLowWater, s.highWater/2))
 		s.outputLimit = max(cmp.Or(s.OutputLimit, DefaultOutputLimit), s.highWater)

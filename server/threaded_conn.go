@@ -64,7 +64,6 @@ type threadedConn struct {
 	rn   int
 	rerr error
 
-	tune  bool // ReadBufferSize is 0: tuner picks the size
 	tuner bufs.Tuner
 }
 
@@ -72,7 +71,7 @@ func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
 	c := &threadedConn{srv: s, nc: nc}
 	c.rw = timedConn{nc, c}
 	c.id = s.nextID.Add(1)
-	c.tune, c.tuner = s.tune, s.tunerTemplate
+	c.tuner = s.tunerTemplate
 	c.sock = rawConn(nc)
 	if s.TLSConfig != nil {
 		return c // reads go through crypto/tls, into held
@@ -113,10 +112,7 @@ func (c *threadedConn) writeDeadlined(p []byte) (int, error) {
 
 // readSize is the size of the next read.
 func (c *threadedConn) readSize() int {
-	if c.tune {
-		return c.tuner.Size()
-	}
-	return c.srv.bufSize
+	return c.tuner.Size()
 }
 
 // read reads once and returns the buffer it read into. With a RawConn it
@@ -141,9 +137,7 @@ func (c *threadedConn) read() (buf []byte, n int, err error) {
 // release ends a read: it tells the tuner what the read returned and gives
 // back a buffer taken for one read.
 func (c *threadedConn) release(buf []byte, n int) {
-	if c.tune {
-		c.tuner.Observe(n)
-	}
+	c.tuner.Observe(n)
 	if c.raw != nil && buf != nil {
 		bufs.Put(buf)
 	}

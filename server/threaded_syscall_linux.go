@@ -71,7 +71,6 @@ type sysConn struct {
 	workerTLS // after StartTLS, reads and writes go through tc
 
 	buf   []byte
-	tune  bool
 	tuner bufs.Tuner
 }
 
@@ -113,7 +112,7 @@ func newSyscallConn(s *Server, nc net.Conn) (*sysConn, error) {
 		}
 	}
 	c.id = s.nextID.Add(1)
-	c.tune, c.tuner = s.tune, s.tunerTemplate
+	c.tuner = s.tunerTemplate
 	return c, nil
 }
 
@@ -294,10 +293,7 @@ func (c *sysConn) readLoop() (closeKind, error) {
 	timeouts := srv.IdleTimeout > 0 || srv.ReadTimeout > 0
 	var readStart time.Time
 	for {
-		size := srv.bufSize
-		if c.tune {
-			size = c.tuner.Size()
-		}
+		size := c.tuner.Size()
 		if len(c.buf) != size {
 			bufs.Put(c.buf)
 			c.buf = bufs.Get(size)
@@ -322,9 +318,7 @@ func (c *sysConn) readLoop() (closeKind, error) {
 			if perr := guard(srv, c, func() { h.OnData(c, buf) }); perr != nil {
 				return closeHard, perr
 			}
-			if c.tune {
-				c.tuner.Observe(n)
-			}
+			c.tuner.Observe(n)
 			if u := c.up.Load(); u != nil {
 				c.wmu.Lock() // writes made meanwhile go out encrypted, after it
 				c.up.Store(nil)
