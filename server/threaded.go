@@ -6,30 +6,22 @@ import (
 )
 
 // threaded is the engine that gives each connection a pool worker for its
-// whole life.
+// whole life (Threaded and ThreadedSyscall).
 type threaded struct{ srv *Server }
 
 func (e *threaded) serve(nc net.Conn, _ int) error {
-	// crypto/tls reads through a net.Conn: TLS connections are read as in
-	// Threaded.
-	if e.srv.syscallReads && e.srv.TLSConfig == nil {
-		if started, err := e.serveSyscall(nc); started || err != nil {
-			return err
-		}
+	c, err := newThreadedConn(e.srv, nc)
+	if err != nil {
+		return err
 	}
-	c := newThreadedConn(e.srv, nc)
-	return e.start(c, c.serve)
-}
-
-// start registers c and gives run (which serves c for its life) to a
-// worker.
-func (e *threaded) start(c liveConn, run func()) error {
 	s := e.srv
 	if !s.trackConn(c) {
+		c.tr.close()
 		return ErrServerClosed
 	}
-	if err := s.pool.Submit(s.ctx, run); err != nil {
+	if err := s.pool.Submit(s.ctx, c.serve); err != nil {
 		s.untrackConn(c)
+		c.tr.close()
 		return err
 	}
 	return nil

@@ -1,190 +1,120 @@
 package server
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sockpool/sockpool/bufs"
 )
 
-// aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// threadedConn is a connection of the threaded engine. One pool worker runs
-// serve for the connection's whole life: it reads into its buffer and calls
-// the handler. Writes go straight to the socket from the calling goroutine,
-// so nothing is queued and a Write that returns has handed its bytes to the
-// kernel.
+// threadedConn is a connection of the threaded engines, Threaded and
+// ThreadedSyscall. One pool worker runs serve for the connection's whole
+// life: it reads and calls the handler. Writes go straight to the socket
+// from the calling goroutine, so nothing is queued and a Write that returns
+// has handed its bytes to the kernel. What differs between the two engines
+// is the transport: how the socket is waited on, read, written, woken and
+// closed.
 type threadedConn struct {
 	connState
 	srv *Server
-	nc  net.Conn // the socket
-	// rw is what reads and writes go through: nc, or the TLS connection
-	// over it. Only the worker changes it, holding wmu; writers read it
-	// under wmu.
-	rw net.Conn
+	tr  transport
 	workerTLS
 
-	// wmu serializes writes (and their deadlines); it is held across the
-	// socket write, which is what lets p be reused once Write returns.
+	// wmu serializes writes; it is held across the socket write, which is
+	// what lets p be reused once Write returns. A StartTLS handshake and
+	// finish hold it too, so no write runs under them.
 	wmu sync.Mutex
 	// rmu orders arming a read deadline against stop's wake-up, so a stop
-	// that races the arming is never overwritten. Used only with timeouts.
+	// that races the arming is never overwritten.
 	rmu sync.Mutex
 
-	stopping atomic.Bool // stop reading: Close or Shutdown asked for it
+	stopping atomic.Bool // stop reading: Close, Shutdown or abort asked for it
+	aborted  atomic.Bool // abort: close at once, without a linger
 	wclosed  atomic.Bool // writes fail with ErrConnClosed
 
 	activity
-
-	// raw lets the worker wait for readiness holding no buffer and take a
-	// pooled one only for the read itself, so an idle connection holds only
-	// its goroutine. Nil when nc is not a plain socket (TLS, a wrapper):
-	// then the worker reads through nc into held, kept for the
-	// connection's life.
-	raw     syscall.RawConn
-	rawRead func(fd uintptr) bool // c.readRaw, bound once
-	// sock is nc's RawConn whenever nc is a plain socket, TLS or not: the
-	// write path's (see writeTimed).
-	sock syscall.RawConn
-	// sent counts the bytes writeTimed handed to the kernel; handshaking
-	// makes it write without WriteTimeout (the handshake has its own
-	// deadline). Both under wmu, or the worker's before writers exist.
-	sent        int64
-	handshaking bool
-	held        []byte
-	// The result of the last readRaw that found data.
-	rbuf []byte
-	rn   int
-	rerr error
-
 	tuner bufs.Tuner
+	// held is the read buffer kept for the connection's life where the
+	// transport does not lend one per read: TLS, blocking reads.
+	held []byte
 }
 
-func newThreadedConn(s *Server, nc net.Conn) *threadedConn {
-	c := &threadedConn{srv: s, nc: nc}
-	c.rw = timedConn{nc, c}
+// transport is how a threaded connection uses its socket. A Write holds the
+// connection's wmu around write; everything but wake, cut and the addresses
+// runs on the connection's worker.
+type transport interface {
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+
+	// begin runs first on the connection's worker, end last.
+	begin()
+	end()
+
+	// read waits for input and reads at most size bytes. The buffer is lent
+	// for this read (release gives it back) or is c.held. A read returns
+	// io.EOF at the peer's EOF, errInterrupted when a signal cut it short,
+	// and an error whose Timeout is true when the read deadline passed (a
+	// stop's wake-up is one).
+	read(c *threadedConn, size int) (buf []byte, n int, err error)
+	release(buf []byte)
+	// setReadDeadline bounds the reads that follow (zero: no bound).
+	setReadDeadline(t time.Time) error
+	// setHandshakeDeadline bounds a TLS handshake's reads and writes; zero
+	// ends the handshake.
+	setHandshakeDeadline(t time.Time) error
+	// tlsConn is the net.Conn crypto/tls runs over; its reads return prefix
+	// (input read before a StartTLS handshake) first.
+	tlsConn(prefix []byte) net.Conn
+
+	// write writes all of p, failing with a timeout only when the peer has
+	// taken nothing for WriteTimeout (see pollTransport.write).
+	write(p []byte) (int, error)
+
+	// wake makes a blocked read return, leaving the socket usable (stop).
+	wake()
+	// cut shuts the socket down at once: blocked reads and writes return
+	// (abort).
+	cut()
+
+	// closeWrite sends FIN; drain then reads and discards what arrives
+	// until t, for the lingering close; delivered reports whether the peer
+	// has taken everything written (see shutdownLingerEnds).
+	closeWrite() error
+	drain(buf []byte, t time.Time) (int, error)
+	delivered() bool
+	// close closes the socket: the worker's last use of it, under wmu.
+	close()
+}
+
+// errInterrupted is a read that a signal cut short before any data.
+var errInterrupted = errors.New("sockpool/server: read interrupted")
+
+// newThreadedConn returns nc as a connection of the threaded engine: with
+// blocking reads for ThreadedSyscall (not for TLS, which crypto/tls reads
+// through a net.Conn, nor for a socket that is not plain), else on Go's
+// poller.
+func newThreadedConn(s *Server, nc net.Conn) (*threadedConn, error) {
+	c := &threadedConn{srv: s, tuner: s.tunerTemplate}
+	if s.syscallReads && s.TLSConfig == nil {
+		tr, err := newBlockingTransport(c, nc)
+		if err != nil {
+			return nil, err
+		}
+		c.tr = tr // nil for a socket that is not plain
+	}
+	if c.tr == nil {
+		c.tr = newPollTransport(c, nc, s.TLSConfig == nil)
+	}
 	c.id = s.nextID.Add(1)
-	c.tuner = s.tunerTemplate
-	c.sock = rawConn(nc)
-	if s.TLSConfig != nil {
-		return c // reads go through crypto/tls, into held
-	}
-	if c.raw = c.sock; c.raw != nil {
-		c.rawRead = c.readRaw
-	}
-	return c
+	return c, nil
 }
 
-// timedConn is the socket as a threaded connection writes to it, plain or
-// under crypto/tls: its Write is writeTimed.
-type timedConn struct {
-	net.Conn
-	c *threadedConn
-}
-
-func (t timedConn) Write(p []byte) (int, error) { return t.c.writeTimed(p) }
-
-// writeDeadlined is writeTimed for a socket without a RawConn: each
-// deadline covers one write call, and one that moved bytes before it
-// passed is followed by another.
-func (c *threadedConn) writeDeadlined(p []byte) (int, error) {
-	wt := c.srv.WriteTimeout
-	if wt <= 0 || c.handshaking {
-		return c.nc.Write(p)
-	}
-	written := 0
-	for {
-		c.nc.SetWriteDeadline(time.Now().Add(wt))
-		n, err := c.nc.Write(p[written:])
-		written += n
-		if err == nil || !isTimeout(err) || n == 0 {
-			return written, err
-		}
-	}
-}
-
-// readSize is the size of the next read.
-func (c *threadedConn) readSize() int {
-	return c.tuner.Size()
-}
-
-// read reads once and returns the buffer it read into. With a RawConn it
-// waits for readiness first and takes the buffer from bufs only when data is
-// there; release gives it back.
-func (c *threadedConn) read() (buf []byte, n int, err error) {
-	if c.raw != nil {
-		if err := c.raw.Read(c.rawRead); err != nil {
-			return nil, 0, err
-		}
-		buf, c.rbuf = c.rbuf, nil
-		return buf, c.rn, c.rerr
-	}
-	if size := c.readSize(); len(c.held) != size {
-		bufs.Put(c.held)
-		c.held = bufs.Get(size)
-	}
-	n, err = c.rw.Read(c.held)
-	return c.held, n, err
-}
-
-// release ends a read: it tells the tuner what the read returned and gives
-// back a buffer taken for one read.
-func (c *threadedConn) release(buf []byte, n int) {
-	c.tuner.Observe(n)
-	if c.raw != nil && buf != nil {
-		bufs.Put(buf)
-	}
-}
-
-func (c *threadedConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
-func (c *threadedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
-// handshake runs the server side of a TLS handshake over the socket (after
-// prefix, input already read), within HandshakeTimeout, and makes the
-// connection read and write through TLS. Writers must be held off (wmu)
-// for a StartTLS. A stop (Shutdown) wakes it with its past read deadline;
-// then it returns errStopped and counts nothing.
-func (c *threadedConn) handshake(config *tls.Config, prefix []byte) error {
-	srv := c.srv
-	var under net.Conn = timedConn{c.nc, c}
-	if len(prefix) > 0 {
-		under = &prefixConn{Conn: under, prefix: prefix}
-	}
-	tc := tls.Server(under, config)
-	c.handshaking = true
-	defer func() { c.handshaking = false }()
-	c.rmu.Lock()
-	if c.stopping.Load() {
-		c.rmu.Unlock()
-		return errStopped
-	}
-	c.nc.SetDeadline(time.Now().Add(srv.hsTimeout))
-	c.rmu.Unlock()
-	err := tc.Handshake()
-	c.rmu.Lock()
-	stopped := c.stopping.Load()
-	if !stopped {
-		c.nc.SetDeadline(time.Time{})
-	}
-	c.rmu.Unlock()
-	switch {
-	case stopped:
-		return errStopped
-	case err != nil:
-		return srv.handshakeFailed(c, err)
-	}
-	srv.stats.tlsOK.Add(1)
-	c.rw, c.raw = tc, nil
-	c.tc.Store(tc)
-	return nil
-}
+func (c *threadedConn) LocalAddr() net.Addr  { return c.tr.LocalAddr() }
+func (c *threadedConn) RemoteAddr() net.Addr { return c.tr.RemoteAddr() }
 
 func (c *threadedConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -195,21 +125,26 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 	if c.wclosed.Load() {
 		return 0, ErrConnClosed
 	}
-	srv := c.srv
 	if c.up.Load() != nil {
 		c.upPending = append(c.upPending, p...)
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
-	n, err := c.rw.Write(p)
+	var n int
+	var err error
+	if tc := c.tc.Load(); tc != nil {
+		n, err = tc.Write(p)
+	} else {
+		n, err = c.tr.write(p)
+	}
 	c.bytesOut.Add(uint64(n))
-	c.wrote(srv)
+	c.wrote(c.srv)
 	if err != nil {
 		switch {
 		case c.wclosed.Load():
 			err = ErrConnClosed
 		case isTimeout(err):
-			srv.stats.timeouts.Add(1)
+			c.srv.stats.timeouts.Add(1)
 			err = ErrWriteTimeout
 		}
 		c.abort(err)
@@ -234,18 +169,19 @@ func (c *threadedConn) stop(reason error) {
 		return
 	}
 	c.rmu.Lock()
-	c.nc.SetReadDeadline(aLongTimeAgo)
+	c.tr.wake()
 	c.rmu.Unlock()
 }
 
 func (c *threadedConn) abort(reason error) {
 	c.setReason(reason)
+	c.aborted.Store(true)
 	c.stopping.Store(true)
 	c.wclosed.Store(true)
-	c.nc.Close()
+	c.tr.cut()
 }
 
-// closeKind says how the worker closes the socket when the read loop ends.
+// closeKind says how a connection closes when its reading ends.
 type closeKind uint8
 
 const (
@@ -257,31 +193,46 @@ const (
 
 // serve runs the connection on its worker until it closes.
 func (c *threadedConn) serve() {
+	c.tr.begin()
+	defer c.tr.end()
 	srv := c.srv
-	kind := closeHard
 	if srv.TLSConfig != nil {
 		// The handler never sees a connection whose handshake failed.
 		if err := c.handshake(srv.TLSConfig, nil); err != nil {
 			c.stopping.Store(true)
 			c.wclosed.Store(true)
-			c.nc.Close()
+			c.tr.close()
 			srv.connDone(c, false)
 			return
 		}
 	}
-	if oh, ok := srv.Handler.(OpenHandler); ok {
-		if err := c.guard(func() { oh.OnOpen(c) }); err != nil {
-			c.setReason(err)
-			c.finish(closeHard)
-			return
-		}
-	}
+	kind := closeHard
 	var err error
-	kind, err = c.readLoop()
+	if oh, ok := srv.Handler.(OpenHandler); ok {
+		err = guard(srv, c, func() { oh.OnOpen(c) })
+	}
+	if err == nil {
+		kind, err = c.readLoop()
+	}
 	c.setReason(err)
 	c.finish(kind)
 	bufs.Put(c.held)
 	c.held = nil
+}
+
+// read reads once, through crypto/tls once the connection is TLS.
+func (c *threadedConn) read() (buf []byte, n int, err error) {
+	size := c.tuner.Size()
+	tc := c.tc.Load()
+	if tc == nil {
+		return c.tr.read(c, size)
+	}
+	if len(c.held) != size {
+		bufs.Put(c.held)
+		c.held = bufs.Get(size)
+	}
+	n, err = tc.Read(c.held)
+	return c.held, n, err
 }
 
 // readLoop reads and calls the handler until the connection must close, and
@@ -294,7 +245,11 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 	for {
 		if timeouts {
 			readStart = time.Now()
-			if c.armRead(readStart) {
+			stopping, err := c.armRead(readStart)
+			if err != nil {
+				return closeHard, err
+			}
+			if stopping {
 				return closeLingering, nil
 			}
 		} else if c.stopping.Load() {
@@ -303,45 +258,40 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 		buf, n, err := c.read()
 		if n > 0 {
 			c.bytesIn.Add(uint64(n))
-			perr := c.guard(func() { h.OnData(c, buf[:n]) })
-			c.release(buf, n)
+			perr := guard(srv, c, func() { h.OnData(c, buf[:n]) })
+			c.tuner.Observe(n)
+			if c.tc.Load() == nil {
+				c.tr.release(buf)
+			}
 			if perr != nil {
 				return closeHard, perr
 			}
 			if u := c.up.Load(); u != nil {
-				c.wmu.Lock() // writes made meanwhile go out encrypted, after it
-				c.up.Store(nil)
-				herr := c.handshake(u.config, u.rest)
-				if herr == nil && len(c.upPending) > 0 {
-					_, herr = c.rw.Write(c.upPending)
-				}
-				c.upPending = nil
-				c.wmu.Unlock()
-				if herr == errStopped {
-					return closeHard, nil
-				}
-				if herr != nil {
+				switch herr := c.upgrade(u); {
+				case herr == errStopped:
+					return closeHard, nil // Shutdown or Close: its reason stands
+				case herr != nil:
 					return closeHard, herr
 				}
 			}
-		} else {
-			c.release(buf, 0)
+		} else if c.tc.Load() == nil {
+			c.tr.release(buf)
 		}
-		if err == nil {
+		switch {
+		case err == nil:
 			continue
-		}
-		if c.stopping.Load() {
-			// stop wakes the read with a past deadline (a timeout); abort
-			// closes the socket (any other error).
-			if c.wclosed.Load() && !isTimeout(err) {
-				return closeHard, nil // aborted
-			}
-			return closeLingering, nil
-		}
-		if errors.Is(err, io.EOF) {
+		case c.aborted.Load():
+			return closeHard, nil
+		case c.stopping.Load():
+			return closeLingering, nil // a stop's wake-up, or the read's own end
+		case errors.Is(err, io.EOF):
 			return closeClean, nil
-		}
-		if timeouts && isTimeout(err) {
+		case err == errInterrupted:
+			continue // a signal that was not a stop: the runtime's own
+		case isTimeout(err):
+			if !timeouts {
+				continue // the blocking transport's long default timeout
+			}
 			if terr := c.expired(srv, readStart); terr != nil {
 				return closeHard, terr
 			}
@@ -353,7 +303,7 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 
 // armRead sets the read deadline for the next read; it reports true when the
 // connection is stopping instead.
-func (c *threadedConn) armRead(now time.Time) (stopping bool) {
+func (c *threadedConn) armRead(now time.Time) (stopping bool, err error) {
 	srv := c.srv
 	var d time.Time
 	if srv.ReadTimeout > 0 {
@@ -367,54 +317,41 @@ func (c *threadedConn) armRead(now time.Time) (stopping bool) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.stopping.Load() {
-		return true
+		return true, nil
 	}
-	c.nc.SetReadDeadline(d)
-	return false
+	return false, c.tr.setReadDeadline(d)
 }
-
-// guard calls f, turning a panic into a *PanicError.
-func (c *threadedConn) guard(f func()) error { return guard(c.srv, c, f) }
 
 // finish closes the socket the way kind says, runs OnClose and releases the
 // connection's slot.
 func (c *threadedConn) finish(kind closeKind) {
 	c.stopping.Store(true)
 	c.wclosed.Store(true)
-	switch kind {
-	case closeHard:
-		c.nc.Close()
-	case closeClean:
-		c.wmu.Lock() // a Write in progress completes first
-		if tc := c.tc.Load(); tc != nil {
-			tc.Close() // close_notify first
-		} else {
-			c.nc.Close()
-		}
-		c.wmu.Unlock()
-	case closeLingering:
-		c.wmu.Lock()
-		c.lingerClose()
-		c.wmu.Unlock()
+	if kind == closeHard {
+		c.tr.cut() // a Write blocked in the socket returns
 	}
+	c.wmu.Lock() // a Write in progress completes first
+	if tc := c.tc.Load(); tc != nil && kind != closeHard {
+		tc.CloseWrite() // close_notify before FIN
+	}
+	if kind == closeLingering {
+		c.linger()
+	}
+	c.tr.close()
+	c.wmu.Unlock()
 	c.srv.connDone(c, true)
 }
 
-// lingerClose sends FIN, then reads and discards until the peer closes too,
-// goes quiet, or the linger time passes (see lingerQuiet), then closes. Closing with unread input would send
-// RST and could destroy replies the peer has not read yet. The bound is time,
-// not bytes: a peer with megabytes of echoes still to read keeps sending
-// until it reads our FIN, and cutting it off early is exactly the RST we
-// want to avoid.
-func (c *threadedConn) lingerClose() {
-	defer c.nc.Close()
-	if tc := c.tc.Load(); tc != nil {
-		// close_notify, then FIN below. The drain reads the socket, not
-		// TLS: what the peer still sends is discarded unread.
-		tc.CloseWrite()
-	}
-	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
+// linger sends FIN, then reads and discards until the peer closes too, goes
+// quiet, or the linger time passes (see lingerQuiet), and during Shutdown
+// until the peer has all output (see shutdownLingerEnds). Closing with unread
+// input would send RST and could destroy replies the peer has not read yet.
+// The bound is time, not bytes: a peer with megabytes of echoes still to
+// read keeps sending until it reads our FIN, and cutting it off early is
+// exactly the RST to avoid. The drain reads the socket, not TLS: what the
+// peer still sends is discarded unread.
+func (c *threadedConn) linger() {
+	if c.tr.closeWrite() != nil {
 		return
 	}
 	buf := bufs.Get(drainSize)
@@ -424,7 +361,7 @@ func (c *threadedConn) lingerClose() {
 	end := now.Add(lingerFor(c.closeReason()))
 	quiet := now.Add(lingerQuiet)
 	for now.Before(quiet) && now.Before(end) {
-		if early && c.delivered() {
+		if early && c.tr.delivered() {
 			return
 		}
 		d := quiet
@@ -434,28 +371,50 @@ func (c *threadedConn) lingerClose() {
 		if poll := now.Add(lingerPoll); early && poll.Before(d) {
 			d = poll
 		}
-		c.rmu.Lock()
-		c.nc.SetReadDeadline(d)
-		c.rmu.Unlock()
-		n, err := c.nc.Read(buf)
+		n, err := c.tr.drain(buf, d)
 		now = time.Now()
 		if n > 0 {
 			quiet = now.Add(lingerQuiet)
 		}
-		if err != nil && !isTimeout(err) {
-			return // the peer's EOF, or the socket failed
+		if err != nil && !isTimeout(err) || c.aborted.Load() {
+			return // the peer's EOF, the socket failed, or Close cut it short
 		}
 	}
 }
 
-// delivered reports whether the peer has everything written to the socket
-// (false when that cannot be told).
-func (c *threadedConn) delivered() bool {
-	raw := rawConn(c.nc)
-	if raw == nil {
-		return false
+// activity is what a threaded connection keeps to apply IdleTimeout and
+// ReadTimeout: when it last wrote.
+type activity struct {
+	lastWrite atomic.Int64 // unix nanoseconds; kept only when IdleTimeout is set
+}
+
+// wrote records a write, when s has an IdleTimeout to keep it for.
+func (a *activity) wrote(s *Server) {
+	if s.IdleTimeout > 0 {
+		a.lastWrite.Store(time.Now().UnixNano())
 	}
-	ok := false
-	raw.Control(func(fd uintptr) { ok = delivered(int(fd)) })
-	return ok
+}
+
+// lastActive returns the later of readStart and the last write.
+func (a *activity) lastActive(readStart time.Time) time.Time {
+	if lw := a.lastWrite.Load(); lw > readStart.UnixNano() {
+		return time.Unix(0, lw)
+	}
+	return readStart
+}
+
+// expired is the verdict on a read begun at readStart that has just timed
+// out: ErrReadTimeout or ErrIdleTimeout (counted in s's Stats), or nil when
+// writes since kept the connection busy and the read should go on.
+func (a *activity) expired(s *Server, readStart time.Time) error {
+	now := time.Now()
+	if s.ReadTimeout > 0 && now.Sub(readStart) >= s.ReadTimeout {
+		s.stats.timeouts.Add(1)
+		return ErrReadTimeout
+	}
+	if s.IdleTimeout > 0 && now.Sub(a.lastActive(readStart)) >= s.IdleTimeout {
+		s.stats.timeouts.Add(1)
+		return ErrIdleTimeout
+	}
+	return nil
 }

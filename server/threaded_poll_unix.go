@@ -9,12 +9,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sockpool/sockpool/bufs"
 	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/bufs"
 )
 
 // rawConn returns nc's RawConn when nc is a plain socket the threaded engine
-// can read without holding a buffer, or nil.
+// can read and write directly, or nil.
 func rawConn(nc net.Conn) syscall.RawConn {
 	switch socket(nc).(type) {
 	case *net.TCPConn, *net.UnixConn:
@@ -33,8 +34,8 @@ func rawConn(nc net.Conn) syscall.RawConn {
 // wait is forgotten). It takes a buffer and reads; on EAGAIN it gives the
 // buffer back and returns false, so the goroutine parks on the poller
 // holding no buffer.
-func (c *threadedConn) readRaw(fd uintptr) bool {
-	buf := bufs.Get(c.readSize())
+func (t *pollTransport) readRaw(fd uintptr) bool {
+	buf := bufs.Get(t.size)
 	for {
 		n, err := unix.Read(int(fd), buf)
 		switch err {
@@ -45,19 +46,21 @@ func (c *threadedConn) readRaw(fd uintptr) bool {
 			bufs.Put(buf)
 			return false
 		default:
-			n = 0
-			err = &net.OpError{Op: "read", Net: c.nc.LocalAddr().Network(),
-				Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+			n, err = 0, t.opError("read", err)
 		}
 		if n == 0 && err == nil {
 			err = io.EOF
 		}
-		c.rbuf, c.rn, c.rerr = buf, n, err
+		t.rbuf, t.rn, t.rerr = buf, n, err
 		return true
 	}
 }
 
-// writeTimed writes all of p to the socket. With a WriteTimeout it cuts the
+func (t *pollTransport) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: t.nc.LocalAddr().Network(), Source: t.nc.LocalAddr(), Addr: t.nc.RemoteAddr(), Err: os.NewSyscallError(op, err)}
+}
+
+// write writes all of p to the socket. With a WriteTimeout it cuts the
 // write only when the peer has taken nothing for that long, however long
 // the whole Write takes: each deadline opens a window, and a window in which
 // the socket accepted bytes or the peer took some of what the kernel holds
@@ -65,10 +68,9 @@ func (c *threadedConn) readRaw(fd uintptr) bool {
 // poller reports a full socket writable again only once a third of its send
 // buffer, auto-tuned up to megabytes, is free: a peer reading slowly but
 // steadily can go seconds without the socket accepting a byte.
-func (c *threadedConn) writeTimed(p []byte) (int, error) {
-	wt := c.srv.WriteTimeout
-	if wt <= 0 || c.handshaking || c.sock == nil {
-		return c.writeDeadlined(p)
+func (t *pollTransport) write(p []byte) (int, error) {
+	if t.timeout <= 0 || t.handshaking || t.raw == nil {
+		return t.writeDeadlined(p)
 	}
 	written, window := 0, 0
 	var werr error
@@ -79,14 +81,14 @@ func (c *threadedConn) writeTimed(p []byte) (int, error) {
 			n, err := unix.Write(int(fd), p[written:])
 			if n > 0 {
 				written += n
-				c.sent += int64(n)
+				t.sent += int64(n)
 			}
 			switch err {
 			case nil, unix.EINTR:
 				continue
 			case unix.EAGAIN:
 				if !marked {
-					mark, marked = c.took(fd), true
+					mark, marked = t.took(fd), true
 				}
 				return false
 			}
@@ -95,29 +97,28 @@ func (c *threadedConn) writeTimed(p []byte) (int, error) {
 		}
 		return true
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(wt))
+	t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
 	for {
-		err := c.sock.Write(write)
+		err := t.raw.Write(write)
 		switch {
 		case werr != nil:
-			return written, &net.OpError{Op: "write", Net: c.nc.LocalAddr().Network(),
-				Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
+			return written, t.opError("write", werr)
 		case err == nil || !isTimeout(err):
 			return written, err
 		}
 		var now int64
-		c.sock.Control(func(fd uintptr) { now = c.took(fd) })
+		t.raw.Control(func(fd uintptr) { now = t.took(fd) })
 		if written == window && (!marked || now <= mark) {
 			return written, err // a whole window without progress
 		}
 		window, mark, marked = written, now, true
-		c.nc.SetWriteDeadline(time.Now().Add(wt))
+		t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
 	}
 }
 
 // took is how many of the bytes written the peer has taken, as far as the
 // kernel tells (see unsent); elsewhere, every byte the socket accepted.
-func (c *threadedConn) took(fd uintptr) int64 {
+func (t *pollTransport) took(fd uintptr) int64 {
 	n, _ := unsent(int(fd))
-	return c.sent - int64(n)
+	return t.sent - int64(n)
 }
