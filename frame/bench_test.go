@@ -17,16 +17,17 @@ type fakeConn struct {
 	closed  bool
 }
 
-func (c *fakeConn) ID() uint64                  { return 1 }
-func (c *fakeConn) LocalAddr() net.Addr         { return &net.TCPAddr{} }
-func (c *fakeConn) RemoteAddr() net.Addr        { return &net.TCPAddr{} }
-func (c *fakeConn) Write(p []byte) (int, error) { c.written += len(p); return len(p), nil }
-func (c *fakeConn) Close() error                { c.closed = true; return nil }
-func (c *fakeConn) CloseWithError(error) error  { return c.Close() }
-func (c *fakeConn) SetValue(v any)              { c.ctx = v }
-func (c *fakeConn) Value() any                  { return c.ctx }
-func (c *fakeConn) TLS() *tls.ConnectionState   { return nil }
-func (c *fakeConn) Congested() bool             { return false }
+func (c *fakeConn) ID() uint64                         { return 1 }
+func (c *fakeConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
+func (c *fakeConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
+func (c *fakeConn) Write(p []byte) (int, error)        { c.written += len(p); return len(p), nil }
+func (c *fakeConn) Close() error                       { c.closed = true; return nil }
+func (c *fakeConn) CloseWithError(error) error         { return c.Close() }
+func (c *fakeConn) StartTLS(*tls.Config, []byte) error { return nil }
+func (c *fakeConn) SetValue(v any)                     { c.ctx = v }
+func (c *fakeConn) Value() any                         { return c.ctx }
+func (c *fakeConn) TLS() *tls.ConnectionState          { return nil }
+func (c *fakeConn) Congested() bool                    { return false }
 
 // stream64 is 64 frames of 100 bytes in f.
 func stream64(b testing.TB, f frame.Format) []byte {

@@ -117,12 +117,6 @@ func (s *Server) start(nc net.Conn, hint int) error {
 	return nil
 }
 
-// fatalError marks an engine error that ends Serve: the listener gives
-// connections the engine cannot run.
-type fatalError struct{ err error }
-
-func (e *fatalError) Error() string { return e.err.Error() }
-
 // reject closes a connection refused before it started and counts it
 // under why (one of the reject constants); err, if not nil, is the detail
 // logged.

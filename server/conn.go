@@ -1,6 +1,9 @@
 package server
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // connState is what every engine's connection keeps alike: its identity,
 // the user's value, byte counts and why it closed.
@@ -60,3 +63,17 @@ func guard(s *Server, c Conn, f func()) (err error) {
 	f()
 	return nil
 }
+
+// closeKind says how a connection closes when its reading ends, on every
+// engine.
+type closeKind uint8
+
+const (
+	closeNone      closeKind = iota // not closing
+	closeHard                       // close at once (error, timeout, panic)
+	closeClean                      // the peer sent EOF: flush writes, close
+	closeLingering                  // we chose to close: flush, FIN, drain, close
+)
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read.
+var aLongTimeAgo = time.Unix(1, 0)

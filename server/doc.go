@@ -71,7 +71,7 @@
 //
 //	if cmd == "STARTTLS" {
 //		c.Write([]byte("220 Ready to start TLS\r\n"))
-//		server.StartTLS(c, conf, rest) // rest: input after the command
+//		c.StartTLS(conf, rest) // rest: input after the command
 //	}
 //
 // # Limits

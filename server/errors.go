@@ -73,3 +73,9 @@ func (e *PanicError) Error() string {
 
 // Unwrap returns ErrHandlerPanic.
 func (e *PanicError) Unwrap() error { return ErrHandlerPanic }
+
+// fatalError marks an engine error that ends Serve: the listener gives
+// connections the engine cannot run.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }

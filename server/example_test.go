@@ -95,7 +95,7 @@ func ExampleServer_tls() {
 // ExampleStartTLS upgrades a line protocol's connection when the client
 // asks, as SMTP does. Bytes after the command in the same read are the
 // start of the client's handshake.
-func ExampleStartTLS() {
+func ExampleConn_StartTLS() {
 	cert, _ := tlsconf.SelfSigned("localhost")
 	conf, _ := tlsconf.Server(tlsconf.Config{Certificate: cert})
 	const cmd = "STARTTLS\r\n"
@@ -103,7 +103,7 @@ func ExampleStartTLS() {
 		Handler: server.HandlerFunc(func(c server.Conn, in []byte) {
 			if c.TLS() == nil && bytes.HasPrefix(in, []byte(cmd)) {
 				c.Write([]byte("220 Ready to start TLS\r\n"))
-				if err := server.StartTLS(c, conf, in[len(cmd):]); err != nil {
+				if err := c.StartTLS(conf, in[len(cmd):]); err != nil {
 					c.Close()
 				}
 				return

@@ -56,6 +56,26 @@ type Conn interface {
 	// connection is not TLS.
 	TLS() *tls.ConnectionState
 
+	// StartTLS switches the plain connection to TLS mid-stream, as the
+	// server side of a protocol's own "begin TLS" exchange (SMTP's
+	// STARTTLS, IMAP's, ...). Call it from OnData, after writing the reply
+	// that tells the client to begin: "220 Ready to start TLS". rest is the
+	// input of this OnData call that follows the command, if any: a client
+	// may send the start of its handshake in the same packet as the
+	// command, and those bytes belong to the handshake (nil when there are
+	// none). StartTLS copies rest.
+	//
+	// StartTLS returns at once. Once OnData returns, the engine stops
+	// passing input to the handler, runs the handshake on the worker pool
+	// within HandshakeTimeout (on the evented engines too: never on an
+	// event loop), and then OnData gets plaintext and TLS reports the
+	// state. Writes made meanwhile go out encrypted after the handshake, in
+	// order. If the handshake fails, the connection closes and OnClose gets
+	// an error wrapping ErrTLSHandshake, or ErrHandshakeTimeout. StartTLS
+	// returns ErrAlreadyTLS when the connection is TLS already (or an
+	// upgrade is pending).
+	StartTLS(config *tls.Config, rest []byte) error
+
 	// Congested reports whether more than WriteHighWater bytes of output are
 	// queued on a connection whose handler runs inline on an event loop
 	// (Evented), where Write cannot wait for the peer. A

@@ -181,16 +181,6 @@ func (c *threadedConn) abort(reason error) {
 	c.tr.cut()
 }
 
-// closeKind says how a connection closes when its reading ends.
-type closeKind uint8
-
-const (
-	closeNone      closeKind = iota // not closing
-	closeHard                       // close at once (error, timeout, panic)
-	closeClean                      // the peer sent EOF: flush writes, close
-	closeLingering                  // we chose to close: flush, FIN, drain, close
-)
-
 // serve runs the connection on its worker until it closes.
 func (c *threadedConn) serve() {
 	c.tr.begin()

@@ -8,9 +8,6 @@ import (
 	"github.com/sockpool/sockpool/bufs"
 )
 
-// aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read.
-var aLongTimeAgo = time.Unix(1, 0)
-
 // pollTransport is the Threaded engine's transport: the socket stays on Go's
 // network poller. A plain socket is read through its RawConn, so the worker
 // waits for readiness holding no buffer and takes a pooled one only for the

@@ -50,13 +50,11 @@ var (
 // tls.Conn.
 type blockingTLSConn struct {
 	t      *blockingTransport
-	prefix []byte // input read before the handshake began
+	prefix readAhead // input read before the handshake began
 }
 
 func (b *blockingTLSConn) Read(p []byte) (int, error) {
-	if len(b.prefix) > 0 {
-		n := copy(p, b.prefix)
-		b.prefix = b.prefix[n:]
+	if n, ok := b.prefix.read(p); ok {
 		return n, nil
 	}
 	t := b.t

@@ -25,54 +25,15 @@ var (
 	// Only that connection closes.
 	ErrTLSRecord = errors.New("sockpool/server: TLS error")
 
-	// ErrAlreadyTLS is returned by StartTLS for a connection that is TLS
-	// already or has an upgrade pending.
+	// ErrAlreadyTLS is returned by Conn.StartTLS for a connection that is
+	// TLS already or has an upgrade pending.
 	ErrAlreadyTLS = errors.New("sockpool/server: connection is TLS already")
-
-	// ErrStartTLSUnsupported is returned by StartTLS for a Conn that cannot
-	// be upgraded (one that implements no StartTLS method).
-	ErrStartTLSUnsupported = errors.New("sockpool/server: connection cannot start TLS")
 
 	errNilTLSConfig = errors.New("sockpool/server: StartTLS needs a tls.Config")
 
 	// errStopped ends a handshake that Shutdown or Close cut short.
 	errStopped = errors.New("sockpool/server: handshake stopped")
 )
-
-// TLSStarter is implemented by the connections of every engine; StartTLS
-// is the way to call it. A Conn wrapper that should allow upgrades can
-// implement it by forwarding to the Conn it wraps.
-type TLSStarter interface {
-	StartTLS(config *tls.Config, rest []byte) error
-}
-
-// StartTLS switches the plain connection c to TLS mid-stream, as the
-// server side of a protocol's own "begin TLS" exchange (SMTP's STARTTLS,
-// IMAP's, ...). Call it from OnData, after writing the reply that tells the
-// client to begin: "220 Ready to start TLS". rest is the input of this
-// OnData call that follows the command, if any: a client may send the start
-// of its handshake in the same packet as the command, and those bytes
-// belong to the handshake (pass nil when there are none). StartTLS copies
-// rest.
-//
-// StartTLS returns at once. Once OnData returns, the engine stops passing
-// input to the handler, runs the handshake on the worker pool within
-// HandshakeTimeout (on the Evented engine too: never on the event loop),
-// and then OnData gets plaintext and Conn.TLS reports the state. Writes
-// made meanwhile go out encrypted after the handshake, in order (the
-// threaded engines hold them until it ends; Evented keeps them). If the
-// handshake fails, the connection closes and OnClose gets an error wrapping
-// ErrTLSHandshake, or ErrHandshakeTimeout.
-//
-// StartTLS returns ErrAlreadyTLS when c is TLS already (or an upgrade is
-// pending) and ErrStartTLSUnsupported when c cannot be upgraded.
-func StartTLS(c Conn, config *tls.Config, rest []byte) error {
-	st, ok := c.(TLSStarter)
-	if !ok {
-		return ErrStartTLSUnsupported
-	}
-	return st.StartTLS(config, rest)
-}
 
 // tlsUpgrade is a StartTLS request waiting for its OnData call to return.
 type tlsUpgrade struct {
@@ -115,17 +76,29 @@ func tlsReadError(err error) error {
 	return err
 }
 
-// prefixConn is a net.Conn whose reads return prefix first: the input that
-// was read before a StartTLS handshake began.
+// readAhead is input read before a StartTLS handshake began, which belongs
+// to the handshake: every engine's transport under crypto/tls serves it
+// first.
+type readAhead []byte
+
+// read copies what is left of r into p; ok is false once nothing is.
+func (r *readAhead) read(p []byte) (n int, ok bool) {
+	if len(*r) == 0 {
+		return 0, false
+	}
+	n = copy(p, *r)
+	*r = (*r)[n:]
+	return n, true
+}
+
+// prefixConn is a net.Conn whose reads return prefix first.
 type prefixConn struct {
 	net.Conn
-	prefix []byte
+	prefix readAhead
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
-	if len(p.prefix) > 0 {
-		n := copy(b, p.prefix)
-		p.prefix = p.prefix[n:]
+	if n, ok := p.prefix.read(b); ok {
 		return n, nil
 	}
 	return p.Conn.Read(b)

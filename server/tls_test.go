@@ -348,10 +348,10 @@ func (h *startTLSHandler) OnData(c Conn, in []byte) {
 		cmd := strings.TrimSpace(string(line))
 		if cmd == "STARTTLS" {
 			c.Write([]byte(goAhead))
-			if err := StartTLS(c, h.conf, rest); err != nil {
+			if err := c.StartTLS(h.conf, rest); err != nil {
 				h.errs <- err
 			}
-			if err := StartTLS(c, h.conf, nil); !errors.Is(err, ErrAlreadyTLS) {
+			if err := c.StartTLS(h.conf, nil); !errors.Is(err, ErrAlreadyTLS) {
 				h.errs <- fmt.Errorf("a second StartTLS returned %v, want ErrAlreadyTLS", err)
 			}
 			// Written after StartTLS: must go out encrypted, first.

@@ -64,6 +64,8 @@ func (c *fakeConn) Close() error {
 
 func (c *fakeConn) CloseWithError(error) error { return c.Close() }
 
+func (c *fakeConn) StartTLS(*tls.Config, []byte) error { return nil }
+
 func (c *fakeConn) output() string { return string(bytes.Join(c.writes, nil)) }
 
 func newFake(h *handler) *fakeConn {

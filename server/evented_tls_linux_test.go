@@ -62,7 +62,7 @@ func (h *parkHandler) OnData(c Conn, in []byte) {
 		// client to drain the first (WriteHighWater).
 		n, _ := strconv.Atoi(cmd[1])
 		c.Write(append(make([]byte, n), goAhead...))
-		if err := StartTLS(c, h.conf, rest); err != nil {
+		if err := c.StartTLS(h.conf, rest); err != nil {
 			h.errs <- err
 		}
 		c.Write([]byte(secureHello))

@@ -76,8 +76,8 @@ type tlsTransport struct {
 	phase int
 	nc    net.Conn // socket mode: the socket; nil afterwards
 
-	prefix []byte // socket mode: input read before a StartTLS handshake
-	mem    bool   // memory mode; set by the worker before the loop takes over
+	prefix readAhead // socket mode: input read before a StartTLS handshake
+	mem    bool      // memory mode; set by the worker before the loop takes over
 
 	// Memory mode, owned by the loop.
 	in       []byte // ciphertext read by the loop, not yet taken by crypto/tls
@@ -96,9 +96,7 @@ func newTLSTransport(c *evConn, nc net.Conn, prefix []byte, config *tls.Config) 
 
 func (t *tlsTransport) Read(p []byte) (int, error) {
 	if !t.mem {
-		if len(t.prefix) > 0 {
-			n := copy(p, t.prefix)
-			t.prefix = t.prefix[n:]
+		if n, ok := t.prefix.read(p); ok {
 			return n, nil
 		}
 		return t.nc.Read(p)
