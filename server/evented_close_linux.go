@@ -1,0 +1,236 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/bufs"
+)
+
+// How an evented connection ends. Three things start an end, in one
+// vocabulary used by both engines:
+//
+//	stop     Close or Shutdown (any goroutine): flush, then close gracefully
+//	abort    Server.Close, a write error, a timeout: close at once
+//	peerEOF  the peer's FIN: flush, then close
+//
+// and a connection moves through these states, on its loop:
+//
+//	state      held in     entered by                       left by
+//	reading    -           register                         peerEOF, stop
+//	draining   readDone    peerEOF (want = closeClean),     maybeFinish, once output is
+//	                       stop (want = closeLingering)     flushed and no handler runs
+//	lingering  lingering   maybeFinish, for closeLingering: closeConn: the peer's EOF,
+//	                       FIN sent, input discarded        quiet for lingerQuiet,
+//	                                                        lingerFor, or Shutdown and
+//	                                                        all output delivered
+//	closed     fdClosed    closeConn, from any state        finalize, once no pool
+//	                       (abort, errors, timeouts too)    handler is running
+//	finalized  finalized   finalize: OnClose, connDone      -
+//
+// Independent of the state: paused (backpressure), rdhup (the peer has
+// half-closed) and a StartTLS in progress (evented_starttls_linux.go),
+// which holds the end back until its handshake is over.
+
+// peerEOF handles the peer's FIN: no more input; close once output is flushed
+// and the handler is done.
+func (l *loop) peerEOF(c *evConn) {
+	l.stopReading(c)
+	c.want = closeClean
+	l.maybeFinish(c)
+}
+
+// stopConn stops reading c and closes it gracefully once its output is
+// flushed: Conn.Close and Shutdown.
+func (l *loop) stopConn(c *evConn) {
+	if c.fdClosed || !c.registered || c.upgrading {
+		return // a StartTLS handshake's end sees stopAsked
+	}
+	l.stopReading(c)
+	if c.want == closeNone {
+		c.want = closeLingering
+	}
+	l.maybeFinish(c)
+}
+
+func (l *loop) stopReading(c *evConn) {
+	if c.readDone {
+		return
+	}
+	c.readDone = true
+	c.setWantIn(false)
+}
+
+// maybeFinish closes c if it is to close and nothing is owed: no queued
+// output and no handler call pending.
+func (l *loop) maybeFinish(c *evConn) {
+	if c.want == closeNone || c.fdClosed || c.lingering || c.upgrading || c.handlerRunning() {
+		return
+	}
+	if c.tls != nil && !c.notified {
+		// close_notify before FIN: queued (or written) like any output,
+		// after what the handler wrote. The raw path is open until the
+		// queue is flushed below.
+		c.notified = true
+		c.tls.conn.CloseWrite()
+	}
+	c.mu.Lock()
+	if c.queued.Load() > 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.wclosed = true
+	c.mu.Unlock()
+	if c.want == closeClean {
+		l.closeConn(c, nil)
+		return
+	}
+	// Lingering close: FIN now, then drain until the peer closes, so that
+	// unread input does not turn our close into an RST that destroys the
+	// replies the peer has not read yet.
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.closeConn(c, nil)
+		return
+	}
+	c.lingering = true
+	c.lastRead = l.now.UnixNano()
+	c.lingerUntil = l.now.Add(lingerFor(c.closeReason())).UnixNano()
+	l.lingering++
+	if until := l.now.Add(l.sweepEvery()); l.nextSweep.IsZero() || l.nextSweep.After(until) {
+		l.nextSweep = until
+	}
+	c.setWantIn(true)
+	l.discard(c)
+}
+
+// closeConn closes c's socket at once, drops its queued output and, unless
+// a handler call is still running on the pool, finishes the connection.
+func (l *loop) closeConn(c *evConn, reason error) {
+	if c.fdClosed {
+		return
+	}
+	if c.upSubmitted {
+		// A worker runs c's StartTLS handshake on a duplicate of the
+		// descriptor, or it is parked for one: cut it short; endUpgrade
+		// closes c (posted by the worker, or from retryHandshakes).
+		c.setReason(reason)
+		c.closeAfterUpgrade = true
+		if t := c.hs.Load(); t != nil {
+			t.interrupt()
+		}
+		return
+	}
+	c.setReason(reason)
+	c.mu.Lock()
+	c.wclosed = true
+	c.dropOutputLocked()
+	unix.Close(c.fd) // also removes it from the epoll set
+	c.fdClosed = true
+	c.mu.Unlock()
+	if c.registered {
+		l.conns[c.fd] = nil
+	}
+	if c.lingering {
+		l.lingering--
+	}
+	if c.paused {
+		c.paused = false
+		l.srv.stats.paused.Add(-1)
+	}
+	if !c.registered {
+		return // OnOpen may still be running: register finalizes
+	}
+	l.finalize(c)
+}
+
+// finalize runs OnClose and releases the connection once its socket is
+// closed and no handler call is running.
+func (l *loop) finalize(c *evConn) {
+	if c.finalized || c.handlerRunning() {
+		return
+	}
+	c.finalized = true
+	if c.registered {
+		l.count-- // only now may the loop quit: no task of c's is pending
+	}
+	c.inMu.Lock()
+	bufs.Put(c.in)
+	c.in = nil
+	c.inMu.Unlock()
+	l.srv.connDone(c, c.opened)
+}
+
+// Tasks posted from other goroutines.
+var (
+	// closeTask closes c with the reason already recorded by setReason.
+	closeTask = func(l *loop, c *evConn) { l.closeConn(c, c.closeReason()) }
+	// failTask closes c after its handler panicked on a pool worker.
+	failTask = func(l *loop, c *evConn) {
+		c.inMu.Lock()
+		c.running = false
+		c.inMu.Unlock()
+		l.closeConn(c, c.closeReason())
+		l.finalize(c) // closeConn skips it if the fd was already closed
+	}
+	quitTask = func(l *loop, _ *evConn) { l.quit = true }
+)
+
+// errHangup closes a connection whose peer hung up while we were not reading.
+var errHangup = errors.New("sockpool/server: connection hung up")
+
+func (c *evConn) CloseWithError(err error) error {
+	c.setReason(err)
+	return c.Close()
+}
+
+func (c *evConn) Close() error {
+	c.setReason(nil)
+	c.closedByHandler.Store(true)
+	c.mu.Lock()
+	if c.tls == nil && !c.upgrading {
+		// A TLS connection's raw path stays open for close_notify;
+		// closedByHandler refuses further Writes.
+		c.wclosed = true
+	}
+	c.signalSpaceLocked()
+	c.mu.Unlock()
+	c.stop(nil)
+	return nil
+}
+
+func (c *evConn) stop(reason error) {
+	c.setReason(reason)
+	if t := c.hs.Load(); t != nil && t.interrupt() {
+		// The handshake's end closes the connection: its worker, or the
+		// loop's retryHandshakes if it is parked for one.
+		c.stopAsked.Store(true)
+		return
+	}
+	if c.stopAsked.Swap(true) {
+		return
+	}
+	c.l.post((*loop).stopConn, c)
+}
+
+func (c *evConn) abort(reason error) {
+	c.setReason(reason)
+	if t := c.hs.Load(); t != nil && t.interrupt() {
+		return // the handshake's end closes the connection (see stop)
+	}
+	c.mu.Lock()
+	c.wclosed = true
+	c.signalSpaceLocked()
+	c.mu.Unlock()
+	c.l.post(closeTask, c)
+}
+
+// fail closes c after its handler panicked on a pool worker. running stays
+// true until the loop has closed the connection, so no new task can call the
+// handler that just panicked.
+func (c *evConn) fail(err error) {
+	c.setReason(err)
+	c.l.post(failTask, c)
+}

@@ -1,0 +1,393 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/bufs"
+	"github.com/sockpool/sockpool/pool"
+)
+
+// Reading an evented connection and handing its input to the handler:
+// inline on the loop (Evented) or through the pool, one call at a time per
+// connection (EventedPool); and the backpressure that pauses reading while
+// output (and, with the pool, input waiting for a worker) is above
+// WriteHighWater.
+
+// maxReadsPerTurn bounds the reads one connection gets before the loop
+// serves the others: a fast sender cannot monopolise its loop.
+const maxReadsPerTurn = 16
+
+// register adds a new connection to the loop's epoll set.
+func (l *loop) register(c *evConn) {
+	l.pending.Add(-1)
+	if c.fdClosed {
+		l.finalize(c) // aborted before it got here: it never opened
+		return
+	}
+	for c.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*evConn, len(l.conns)+64)...)
+	}
+	l.conns[c.fd] = c
+	l.count++
+	c.lastRead = l.now.UnixNano()
+	c.mu.Lock()
+	c.registered, c.wantIn = true, true
+	c.curEvents = c.interest()
+	err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+	c.mu.Unlock()
+	if err != nil {
+		l.closeConn(c, fmt.Errorf("sockpool/server: epoll_ctl add: %w", err))
+		return
+	}
+	// OnOpen runs where OnData runs: here on the loop, or first thing in the
+	// connection's pool task, so it always returns before the first OnData
+	// and before OnClose.
+	c.opened = true
+	if oh, ok := l.srv.Handler.(OpenHandler); ok {
+		if l.srv.Engine == Evented {
+			if perr := guard(l.srv, c, func() { oh.OnOpen(c) }); perr != nil {
+				l.closeConn(c, perr)
+				return
+			}
+		} else {
+			c.inMu.Lock()
+			c.running = true
+			c.inMu.Unlock()
+			l.dispatch(c)
+		}
+	}
+	if c.tls != nil {
+		l.again = append(l.again, c) // input read ahead during the handshake
+	}
+	if c.stopAsked.Load() {
+		l.stopConn(c)
+	}
+}
+
+// handle reacts to the readiness epoll reported for c.
+func (l *loop) handle(c *evConn, events uint32) {
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		l.read(c, events)
+		if c.fdClosed {
+			return
+		}
+	}
+	if events&unix.EPOLLOUT != 0 && c.queued.Load() > 0 {
+		l.flush(c)
+	}
+}
+
+// read reads what c has and hands it to the handler.
+func (l *loop) read(c *evConn, events uint32) {
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		c.rdhup = true // read to EOF: no further edge will announce it
+	}
+	if c.lingering {
+		l.discard(c)
+		return
+	}
+	if c.upgrading || c.up.Load() != nil {
+		return // input after STARTTLS is the handshake's
+	}
+	if c.paused || c.readDone {
+		if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			l.closeConn(c, errHangup) // both directions are gone: nothing can be flushed
+		}
+		return
+	}
+	if c.tls != nil && c.tls.buffered {
+		if !l.deliverTLS(c, nil) || l.readStops(c) {
+			return
+		}
+	}
+	for i := 1; ; i++ {
+		n, err := unix.Read(c.fd, l.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil:
+			l.closeConn(c, err)
+			return
+		case n == 0:
+			l.peerEOF(c)
+			return
+		}
+		c.lastRead = l.now.UnixNano()
+		full := n == len(l.buf)
+		if l.tuner.Observe(n) {
+			l.buf = l.buf[:l.tuner.Size()]
+		}
+		var ok bool
+		if c.tls != nil {
+			ok = l.deliverTLS(c, l.buf[:n])
+		} else {
+			ok = l.deliver(c, l.buf[:n])
+		}
+		if !ok || l.readStops(c) {
+			return
+		}
+		if !l.edge || (!full && !c.rdhup) {
+			return // level-triggered reports the rest; a short read drained the socket
+		}
+		if i == maxReadsPerTurn {
+			l.again = append(l.again, c)
+			return
+		}
+	}
+}
+
+// readStops reports whether reading c must stop after handing input to the
+// handler: backpressure, EOF, Close or Shutdown, or StartTLS. A StartTLS
+// begins whenever reading stops with one asked for, paused or not: read
+// does not come back here until the upgrade is over.
+func (l *loop) readStops(c *evConn) bool {
+	blocked := c.paused || c.readDone
+	if !blocked && c.stopAsked.Load() {
+		l.stopConn(c) // Close or Shutdown: no further input for the handler
+		return true
+	}
+	if c.up.Load() != nil {
+		if !c.handlerRunning() {
+			l.beginUpgrade(c)
+		} // else handlerDone begins it
+		return true
+	}
+	return blocked
+}
+
+// discard reads and drops input while a closing connection lingers, and
+// closes it when the peer's EOF arrives.
+func (l *loop) discard(c *evConn) {
+	for i := 1; ; i++ {
+		if i > maxReadsPerTurn {
+			l.again = append(l.again, c) // a flooding peer must not hold the loop
+			return
+		}
+		n, err := unix.Read(c.fd, l.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil || n == 0:
+			l.closeConn(c, nil)
+			return
+		}
+		c.lastRead = l.now.UnixNano()
+	}
+}
+
+// deliver hands one read's bytes to the handler, inline or through the pool.
+// It reports false when the connection was closed.
+func (l *loop) deliver(c *evConn, p []byte) bool {
+	s := l.srv
+	if s.Engine == Evented {
+		c.bytesIn.Add(uint64(len(p)))
+		if err := guard(s, c, func() { s.Handler.OnData(c, p) }); err != nil {
+			l.closeConn(c, err)
+			return false
+		}
+		if c.queued.Load() > int64(s.highWater) || c.drainWanted.Load() {
+			l.pause(c)
+		}
+		return true
+	}
+	c.inMu.Lock()
+	c.in = appendInput(c.in, p)
+	backlog := len(c.in) + c.inflight
+	start := !c.running
+	c.running = true
+	c.inMu.Unlock()
+	if start {
+		l.dispatch(c)
+	}
+	// Input waiting for the handler becomes output, so the bound applies to
+	// both together: queued output never passes high water plus one read.
+	if int64(backlog)+c.queued.Load() > int64(s.highWater) {
+		l.pause(c)
+	}
+	return true
+}
+
+// appendInput appends p to in, input waiting for a pool worker, growing it
+// from one bufs size class to the next: a pooled buffer of output's kind
+// keeps the capacity of its largest use, which made idle input buffers of a
+// megabyte common under a flood.
+func appendInput(in, p []byte) []byte {
+	if len(in)+len(p) > cap(in) {
+		grown := bufs.Get(len(in) + len(p))[:len(in)]
+		copy(grown, in)
+		bufs.Put(in)
+		in = grown
+	}
+	return append(in, p...)
+}
+
+// dispatch submits c's pending input to the pool; a full pool is retried on
+// the loop's next turn, never waited for.
+func (l *loop) dispatch(c *evConn) {
+	err := l.srv.pool.Submit(l.srv.ctx, c.runHandler)
+	switch {
+	case err == nil:
+	case errors.Is(err, pool.ErrOverload):
+		l.waiting = append(l.waiting, c)
+	default:
+		c.inMu.Lock()
+		c.running = false
+		c.inMu.Unlock()
+		l.closeConn(c, err)
+	}
+}
+
+// handlerDone runs on the loop after a pool worker drained c's input.
+func (l *loop) handlerDone(c *evConn) {
+	if c.fdClosed {
+		l.finalize(c)
+		return
+	}
+	if c.up.Load() != nil {
+		l.beginUpgrade(c)
+	}
+	l.maybeResume(c)
+	l.maybeFinish(c)
+}
+
+// pause stops reading c until its output (or input backlog) drains.
+func (l *loop) pause(c *evConn) {
+	if c.paused {
+		return
+	}
+	c.paused = true
+	l.srv.stats.paused.Add(1)
+	c.setWantIn(false)
+}
+
+// maybeResume resumes reading c once its queues are below the low mark.
+func (l *loop) maybeResume(c *evConn) {
+	low := l.srv.lowWater
+	if !c.paused || c.queued.Load()+int64(c.inputBacklog()) > int64(low) {
+		return
+	}
+	c.paused = false
+	c.lastRead = l.now.UnixNano() // the pause was ours, not the peer's silence
+	l.srv.stats.paused.Add(-1)
+	if c.drainWanted.Swap(false) && !l.drain(c) {
+		return
+	}
+	if c.readDone {
+		return
+	}
+	if l.edge {
+		l.again = append(l.again, c) // input that arrived meanwhile raised no new edge
+		return
+	}
+	c.setWantIn(true)
+}
+
+// drain calls OnDrain for a handler that stopped because c was Congested
+// (Evented: it runs on the loop, like OnData). It reports false when
+// c closed or must pause again.
+func (l *loop) drain(c *evConn) bool {
+	dh, ok := l.srv.Handler.(DrainHandler)
+	if !ok {
+		return true
+	}
+	if err := guard(l.srv, c, func() { dh.OnDrain(c) }); err != nil {
+		l.closeConn(c, err)
+		return false
+	}
+	if c.fdClosed {
+		return false
+	}
+	if c.queued.Load() > int64(l.srv.highWater) || c.drainWanted.Load() {
+		l.pause(c)
+		return false
+	}
+	return true
+}
+
+// flush writes queued output; it runs on EPOLLOUT.
+func (l *loop) flush(c *evConn) {
+	c.mu.Lock()
+	err := c.flushLocked()
+	c.mu.Unlock()
+	if err != nil {
+		l.closeConn(c, err)
+		return
+	}
+	l.maybeHandshake(c)
+	l.maybeResume(c)
+	l.maybeFinish(c)
+}
+
+// handlerRunning reports whether a pool task is calling (or about to call)
+// OnData for c.
+func (c *evConn) handlerRunning() bool {
+	if c.l.srv.Engine == Evented {
+		return false
+	}
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	return c.running
+}
+
+// inputBacklog is the input waiting for a pool worker.
+func (c *evConn) inputBacklog() int {
+	if c.l.srv.Engine == Evented {
+		return 0
+	}
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	n := c.inflight
+	n += len(c.in)
+	return n
+}
+
+// runHandler is the pool task of EventedPool: it calls OnData with c's
+// pending input until there is none, so calls for one connection never
+// overlap and keep their order.
+func (c *evConn) runHandler() {
+	s := c.l.srv
+	if !c.openDone {
+		c.openDone = true
+		if oh, ok := s.Handler.(OpenHandler); ok {
+			if err := guard(s, c, func() { oh.OnOpen(c) }); err != nil {
+				c.fail(err)
+				return
+			}
+		}
+	}
+	for {
+		c.inMu.Lock()
+		in := c.in
+		if len(in) == 0 || c.closedByHandler.Load() || c.up.Load() != nil {
+			// After the handler's own Close no further input is handed to
+			// it, as in the threaded engine; after StartTLS, the input is
+			// the handshake's (the loop's beginUpgrade takes it).
+			c.running = false
+			c.inMu.Unlock()
+			break
+		}
+		c.in = nil
+		c.inflight = len(in)
+		c.inMu.Unlock()
+		c.bytesIn.Add(uint64(len(in)))
+		err := guard(s, c, func() { s.Handler.OnData(c, in) })
+		bufs.Put(in)
+		c.inMu.Lock()
+		c.inflight = 0
+		c.inMu.Unlock()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+	}
+	c.l.post((*loop).handlerDone, c)
+}
