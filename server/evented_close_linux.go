@@ -17,23 +17,26 @@ import (
 //	abort    Server.Close, a write error, a timeout: close at once
 //	peerEOF  the peer's FIN: flush, then close
 //
-// and a connection moves through these states, on its loop:
+// and a connection's state (evConn.state) moves, on its loop, like this:
 //
-//	state      held in     entered by                       left by
-//	reading    -           register                         peerEOF, stop
-//	draining   readDone    peerEOF (want = closeClean),     maybeFinish, once output is
-//	                       stop (want = closeLingering)     flushed and no handler runs
-//	lingering  lingering   maybeFinish, for closeLingering: closeConn: the peer's EOF,
-//	                       FIN sent, input discarded        quiet for lingerQuiet,
-//	                                                        lingerFor, or Shutdown and
-//	                                                        all output delivered
-//	closed     fdClosed    closeConn, from any state        finalize, once no pool
-//	                       (abort, errors, timeouts too)    handler is running
-//	finalized  finalized   finalize: OnClose, connDone      -
+//	evReading    entered at accept     left by peerEOF, stop
+//	evDraining   peerEOF (want =       left by maybeFinish, once output is
+//	             closeClean), stop     flushed and no handler runs
+//	             (want = closeLingering)
+//	evLingering  maybeFinish, for      left by closeConn: the peer's EOF, quiet
+//	             closeLingering: FIN   for lingerQuiet, lingerFor, or Shutdown
+//	             sent, input dropped   and all output delivered (sweep)
+//	evClosed     closeConn, from any   left by finalize, once no pool handler
+//	             state (abort, errors, is running
+//	             timeouts too)
+//	evFinalized  finalize: OnClose,    -
+//	             connDone
 //
-// Independent of the state: paused (backpressure), rdhup (the peer has
-// half-closed) and a StartTLS in progress (evented_starttls_linux.go),
-// which holds the end back until its handshake is over.
+// Independent of the state: registered (in the loop's table), paused
+// (backpressure), rdhup (the peer has half-closed), want (how a draining
+// connection closes) and a StartTLS in progress (upg, see
+// evented_starttls_linux.go), which holds the end back until its handshake
+// is over.
 
 // peerEOF handles the peer's FIN: no more input; close once output is flushed
 // and the handler is done.
@@ -46,7 +49,7 @@ func (l *loop) peerEOF(c *evConn) {
 // stopConn stops reading c and closes it gracefully once its output is
 // flushed: Conn.Close and Shutdown.
 func (l *loop) stopConn(c *evConn) {
-	if c.fdClosed || !c.registered || c.upgrading {
+	if c.state >= evClosed || !c.registered || c.upg != nil {
 		return // a StartTLS handshake's end sees stopAsked
 	}
 	l.stopReading(c)
@@ -57,17 +60,17 @@ func (l *loop) stopConn(c *evConn) {
 }
 
 func (l *loop) stopReading(c *evConn) {
-	if c.readDone {
+	if c.state >= evDraining {
 		return
 	}
-	c.readDone = true
+	c.setState(evDraining)
 	c.setWantIn(false)
 }
 
 // maybeFinish closes c if it is to close and nothing is owed: no queued
 // output and no handler call pending.
 func (l *loop) maybeFinish(c *evConn) {
-	if c.want == closeNone || c.fdClosed || c.lingering || c.upgrading || c.handlerRunning() {
+	if c.want == closeNone || c.state >= evClosed || c.state == evLingering || c.upg != nil || c.handlerRunning() {
 		return
 	}
 	if c.tls != nil && !c.notified {
@@ -95,7 +98,7 @@ func (l *loop) maybeFinish(c *evConn) {
 		l.closeConn(c, nil)
 		return
 	}
-	c.lingering = true
+	c.setState(evLingering)
 	c.lastRead = l.now.UnixNano()
 	c.lingerUntil = l.now.Add(lingerFor(c.closeReason())).UnixNano()
 	l.lingering++
@@ -109,32 +112,32 @@ func (l *loop) maybeFinish(c *evConn) {
 // closeConn closes c's socket at once, drops its queued output and, unless
 // a handler call is still running on the pool, finishes the connection.
 func (l *loop) closeConn(c *evConn, reason error) {
-	if c.fdClosed {
+	if c.state >= evClosed {
 		return
 	}
-	if c.upSubmitted {
+	if c.upg != nil && c.upg.submitted {
 		// A worker runs c's StartTLS handshake on a duplicate of the
 		// descriptor, or it is parked for one: cut it short; endUpgrade
 		// closes c (posted by the worker, or from retryHandshakes).
 		c.setReason(reason)
-		c.closeAfterUpgrade = true
+		c.upg.closeAfter = true
 		if t := c.hs.Load(); t != nil {
 			t.interrupt()
 		}
 		return
 	}
 	c.setReason(reason)
+	if c.state == evLingering {
+		l.lingering--
+	}
 	c.mu.Lock()
 	c.wclosed = true
 	c.dropOutputLocked()
 	unix.Close(c.fd) // also removes it from the epoll set
-	c.fdClosed = true
+	c.state = evClosed
 	c.mu.Unlock()
 	if c.registered {
 		l.conns[c.fd] = nil
-	}
-	if c.lingering {
-		l.lingering--
 	}
 	if c.paused {
 		c.paused = false
@@ -149,10 +152,10 @@ func (l *loop) closeConn(c *evConn, reason error) {
 // finalize runs OnClose and releases the connection once its socket is
 // closed and no handler call is running.
 func (l *loop) finalize(c *evConn) {
-	if c.finalized || c.handlerRunning() {
+	if c.state == evFinalized || c.handlerRunning() {
 		return
 	}
-	c.finalized = true
+	c.setState(evFinalized)
 	if c.registered {
 		l.count-- // only now may the loop quit: no task of c's is pending
 	}
@@ -190,7 +193,7 @@ func (c *evConn) Close() error {
 	c.setReason(nil)
 	c.closedByHandler.Store(true)
 	c.mu.Lock()
-	if c.tls == nil && !c.upgrading {
+	if c.tls == nil && c.upg == nil {
 		// A TLS connection's raw path stays open for close_notify;
 		// closedByHandler refuses further Writes.
 		c.wclosed = true

@@ -22,18 +22,15 @@ type evConn struct {
 	lap, rap netip.AddrPort
 	addrs    *[2]net.Addr // local, remote; nil for TCP
 
-	// loop (registered and fdClosed are written under mu too, and read under
+	// loop (state and registered are written under mu too, and read under
 	// it by Write)
-	registered  bool
-	paused      bool // backpressure: not reading until the queues drain
-	readDone    bool // no more reads: EOF, Close or Shutdown
-	rdhup       bool // the peer's FIN was reported
-	lingering   bool
-	fdClosed    bool
-	finalized   bool
-	opened      bool // OnOpen was (or is being) called; OnClose will be
-	openDone    bool // the pool task has called OnOpen (EventedPool; owned by the running task)
-	notified    bool // TLS: close_notify has been sent
+	state       evState // where it is in its life (see evented_close_linux.go)
+	registered  bool    // in the loop's table and count
+	paused      bool    // backpressure: not reading until the queues drain
+	rdhup       bool    // the peer's FIN was reported
+	opened      bool    // OnOpen was (or is being) called; OnClose will be
+	openDone    bool    // the pool task has called OnOpen (EventedPool; owned by the running task)
+	notified    bool    // TLS: close_notify has been sent
 	want        closeKind
 	lastRead    int64 // unix ns
 	lingerUntil int64 // unix ns
@@ -65,25 +62,50 @@ type evConn struct {
 	// TLS. tls is set before the connection is registered (TLSConfig), or
 	// by the loop under mu when a StartTLS handshake is done; hs is the
 	// transport while a handshake may run on a worker (Close and Shutdown
-	// interrupt it); up is a StartTLS waiting for its OnData to return.
+	// interrupt it); up is a StartTLS waiting for its OnData to return, and
+	// upg the upgrade it became (set by the loop under mu).
 	tls *tlsTransport
 	hs  atomic.Pointer[tlsTransport]
 	up  atomic.Pointer[tlsUpgrade]
-	// StartTLS in progress: upgrading and upPending (Writes kept for after
-	// the handshake) are guarded by mu and written by the loop; the rest
-	// belong to the loop (upErr is the worker's, handed over by post).
-	upgrading         bool
-	upPending         []byte
-	upT               *tlsTransport
-	upErr             error
-	upSubmitted       bool // out of epoll: a worker may be using the descriptor, or one is awaited (loop.hsWaiting)
-	closeAfterUpgrade bool
+	upg *evUpgrade
 
 	// inMu guards the input waiting for a pool worker (EventedPool).
 	inMu     sync.Mutex
 	in       []byte // from bufs, in its size classes: no slack beyond the class
 	inflight int    // bytes a pool worker has taken from in and not yet handled
 	running  bool   // a pool task is draining in (or is about to)
+}
+
+// evState is where an evented connection is in its life; the close path in
+// evented_close_linux.go opens with how it moves from one to the next.
+type evState uint8
+
+const (
+	evReading   evState = iota // accepted or registered: input goes to the handler
+	evDraining                 // no more input (the peer's EOF, Close, Shutdown): flushing, then closing
+	evLingering                // FIN sent: discarding input until the peer closes too
+	evClosed                   // the socket is closed; finalize waits for a pool handler to return
+	evFinalized                // OnClose has run: the connection is gone
+)
+
+// setState moves c to s; under mu, since Write reads the state under it.
+func (c *evConn) setState(s evState) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+}
+
+// evUpgrade is a StartTLS from the moment its handler call returned
+// (beginUpgrade) to the end of its handshake (endUpgrade). Loop-owned but
+// for pending (under mu) and err (the worker's, handed over by post).
+type evUpgrade struct {
+	t       *tlsTransport
+	pending []byte // Writes made since StartTLS, encrypted once it is done
+	err     error  // the handshake's result
+	// submitted: out of epoll, a worker may be using the descriptor, or one
+	// is awaited (loop.hsWaiting).
+	submitted  bool
+	closeAfter bool // closeConn asked for a close while submitted
 }
 
 func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {

@@ -194,7 +194,7 @@ func (l *loop) run() {
 			again := l.again
 			l.again = nil
 			for _, c := range again {
-				if !c.fdClosed {
+				if c.state < evClosed {
 					l.read(c, 0)
 				}
 			}
@@ -203,7 +203,7 @@ func (l *loop) run() {
 			waiting := l.waiting
 			l.waiting = nil
 			for _, c := range waiting {
-				if c.fdClosed {
+				if c.state >= evClosed {
 					c.inMu.Lock()
 					c.running = false
 					c.inMu.Unlock()
@@ -302,12 +302,12 @@ func (l *loop) sweep() {
 		if c == nil {
 			continue
 		}
-		if c.upSubmitted {
+		if c.upg != nil && c.upg.submitted {
 			// A StartTLS handshake, running or parked for a worker:
 			// HandshakeTimeout bounds it once it runs.
 			continue
 		}
-		if c.lingering {
+		if c.state == evLingering {
 			// While lingering, lastRead is the last input discarded.
 			if nowNs > c.lingerUntil || since(c.lastRead) >= lingerQuiet ||
 				shutdownLingerEnds(c.closeReason()) && delivered(c.fd) {
@@ -328,7 +328,7 @@ func (l *loop) sweep() {
 		case stalled && since(max(lastWrite, c.stallSince.Load())) >= s.WriteTimeout:
 			why = ErrWriteTimeout
 		case running:
-		case s.ReadTimeout > 0 && !c.readDone && !c.paused && since(c.lastRead) >= s.ReadTimeout:
+		case s.ReadTimeout > 0 && c.state < evDraining && !c.paused && since(c.lastRead) >= s.ReadTimeout:
 			why = ErrReadTimeout
 		case s.IdleTimeout > 0 && since(max(c.lastRead, lastWrite)) >= s.IdleTimeout:
 			why = ErrIdleTimeout

@@ -49,7 +49,7 @@ func (c *evConn) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.mu.Lock()
-	if c.tls != nil || c.upgrading || c.up.Load() != nil {
+	if c.tls != nil || c.upg != nil || c.up.Load() != nil {
 		return c.writeTLS(p) // releases mu
 	}
 	if len(p) > outChunk && !c.l.e.onLoop() {
@@ -382,7 +382,7 @@ func (c *evConn) setWantIn(on bool) {
 
 // modifyLocked updates a level-triggered registration to c's interest.
 func (c *evConn) modifyLocked() {
-	if c.l.edge || !c.registered || c.fdClosed {
+	if c.l.edge || !c.registered || c.state >= evClosed {
 		return
 	}
 	ev := c.interest()

@@ -25,7 +25,7 @@ const maxReadsPerTurn = 16
 // register adds a new connection to the loop's epoll set.
 func (l *loop) register(c *evConn) {
 	l.pending.Add(-1)
-	if c.fdClosed {
+	if c.state >= evClosed {
 		l.finalize(c) // aborted before it got here: it never opened
 		return
 	}
@@ -73,7 +73,7 @@ func (l *loop) register(c *evConn) {
 func (l *loop) handle(c *evConn, events uint32) {
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		l.read(c, events)
-		if c.fdClosed {
+		if c.state >= evClosed {
 			return
 		}
 	}
@@ -87,14 +87,14 @@ func (l *loop) read(c *evConn, events uint32) {
 	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.rdhup = true // read to EOF: no further edge will announce it
 	}
-	if c.lingering {
+	if c.state == evLingering {
 		l.discard(c)
 		return
 	}
-	if c.upgrading || c.up.Load() != nil {
+	if c.upg != nil || c.up.Load() != nil {
 		return // input after STARTTLS is the handshake's
 	}
-	if c.paused || c.readDone {
+	if c.paused || c.state >= evDraining {
 		if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			l.closeConn(c, errHangup) // both directions are gone: nothing can be flushed
 		}
@@ -148,7 +148,7 @@ func (l *loop) read(c *evConn, events uint32) {
 // begins whenever reading stops with one asked for, paused or not: read
 // does not come back here until the upgrade is over.
 func (l *loop) readStops(c *evConn) bool {
-	blocked := c.paused || c.readDone
+	blocked := c.paused || c.state >= evDraining
 	if !blocked && c.stopAsked.Load() {
 		l.stopConn(c) // Close or Shutdown: no further input for the handler
 		return true
@@ -248,7 +248,7 @@ func (l *loop) dispatch(c *evConn) {
 
 // handlerDone runs on the loop after a pool worker drained c's input.
 func (l *loop) handlerDone(c *evConn) {
-	if c.fdClosed {
+	if c.state >= evClosed {
 		l.finalize(c)
 		return
 	}
@@ -281,7 +281,7 @@ func (l *loop) maybeResume(c *evConn) {
 	if c.drainWanted.Swap(false) && !l.drain(c) {
 		return
 	}
-	if c.readDone {
+	if c.state >= evDraining {
 		return
 	}
 	if l.edge {
@@ -303,7 +303,7 @@ func (l *loop) drain(c *evConn) bool {
 		l.closeConn(c, err)
 		return false
 	}
-	if c.fdClosed {
+	if c.state >= evClosed {
 		return false
 	}
 	if c.queued.Load() > int64(l.srv.highWater) || c.drainWanted.Load() {

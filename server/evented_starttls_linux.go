@@ -31,7 +31,7 @@ func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
 		return err
 	}
 	c.mu.Lock()
-	isTLS := c.tls != nil || c.upgrading
+	isTLS := c.tls != nil || c.upg != nil
 	c.mu.Unlock()
 	if isTLS || !c.up.CompareAndSwap(nil, u) {
 		return ErrAlreadyTLS
@@ -45,14 +45,16 @@ func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
 // plaintext output already queued (the "go ahead" reply) has been flushed
 // the descriptor leaves the epoll set and a pool worker runs the handshake.
 func (l *loop) beginUpgrade(c *evConn) {
-	if c.fdClosed || c.upgrading || c.stopAsked.Load() {
+	if c.state >= evClosed || c.upg != nil || c.stopAsked.Load() {
 		return // closing: the upgrade is moot
 	}
-	// up and upgrading change together under mu, so that a Write sees one
-	// or the other (see writeTLS).
+	// up and upg change together under mu, so that a Write sees one or the
+	// other (see writeTLS), and the Writes kept move with them.
 	c.mu.Lock()
 	u := c.up.Swap(nil)
-	c.upgrading = u != nil
+	if u != nil {
+		c.upg = &evUpgrade{pending: u.pending}
+	}
 	c.mu.Unlock()
 	if u == nil {
 		return
@@ -69,7 +71,7 @@ func (l *loop) beginUpgrade(c *evConn) {
 	t := newTLSTransport(c, nil, prefix, u.config)
 	c.setWantIn(false) // level-triggered: the ClientHello must not spin the loop
 	c.hs.Store(t)
-	c.upT = t
+	c.upg.t = t
 	l.maybeHandshake(c)
 }
 
@@ -78,10 +80,10 @@ func (l *loop) beginUpgrade(c *evConn) {
 // the handshake is parked or runs: the worker reads it through a duplicate
 // in Go's netpoller.
 func (l *loop) maybeHandshake(c *evConn) {
-	if !c.upgrading || c.upSubmitted || c.fdClosed || c.queued.Load() > 0 {
+	if c.upg == nil || c.upg.submitted || c.state >= evClosed || c.queued.Load() > 0 {
 		return
 	}
-	c.upSubmitted = true
+	c.upg.submitted = true
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	l.submitHandshake(c)
 }
@@ -89,7 +91,7 @@ func (l *loop) maybeHandshake(c *evConn) {
 // submitHandshake hands c's StartTLS handshake to a pool worker. A full pool
 // parks it in l.hsWaiting, resubmitted on the loop's next turn as dispatch
 // does with handler calls, never waited for. A parked connection keeps
-// upSubmitted, so closeConn, Close and Shutdown interrupt it and leave the
+// submitted, so closeConn, Close and Shutdown interrupt it and leave the
 // close to endUpgrade, which retryHandshakes calls in the worker's stead.
 func (l *loop) submitHandshake(c *evConn) {
 	err := l.srv.pool.Submit(l.srv.ctx, c.upgradeHandshake)
@@ -99,7 +101,7 @@ func (l *loop) submitHandshake(c *evConn) {
 		l.hsWaiting = append(l.hsWaiting, c)
 	default: // a closing server
 		c.hs.Store(nil)
-		c.upErr = err
+		c.upg.err = err
 		l.endUpgrade(c)
 	}
 }
@@ -110,9 +112,9 @@ func (l *loop) retryHandshakes() {
 	parked := l.hsWaiting
 	l.hsWaiting = nil
 	for _, c := range parked {
-		if c.closeAfterUpgrade || c.upT.interrupted() {
+		if c.upg.closeAfter || c.upg.t.interrupted() {
 			c.hs.Store(nil)
-			c.upErr = errStopped
+			c.upg.err = errStopped
 			l.endUpgrade(c)
 			continue
 		}
@@ -123,7 +125,7 @@ func (l *loop) retryHandshakes() {
 // upgradeHandshake is the pool task of a StartTLS handshake: it runs over a
 // duplicate of the descriptor in Go's netpoller, then hands back to the loop.
 func (c *evConn) upgradeHandshake() {
-	t := c.upT
+	t := c.upg.t
 	nc, err := fileConn(c.fd)
 	if err == nil {
 		err = t.handshake(c.l.srv, nc)
@@ -133,7 +135,7 @@ func (c *evConn) upgradeHandshake() {
 		err = errStopped
 	}
 	c.hs.Store(nil)
-	c.upErr = err
+	c.upg.err = err
 	c.l.post((*loop).endUpgrade, c)
 }
 
@@ -141,11 +143,11 @@ func (c *evConn) upgradeHandshake() {
 // it failed; else registered again, with the output written meanwhile
 // encrypted ahead of any later Write, and its input read.
 func (l *loop) endUpgrade(c *evConn) {
-	t, err := c.upT, c.upErr
-	c.upT, c.upErr, c.upSubmitted = nil, nil, false
-	if err != nil || c.closeAfterUpgrade {
+	u := c.upg
+	t, err := u.t, u.err
+	if err != nil || u.closeAfter {
 		c.mu.Lock()
-		c.upgrading, c.upPending = false, nil
+		c.upg = nil
 		c.mu.Unlock()
 		if err == errStopped {
 			err = nil // the reason is Shutdown's or Close's, already set
@@ -159,25 +161,25 @@ func (l *loop) endUpgrade(c *evConn) {
 	c.mu.Unlock()
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)}); err != nil {
 		c.mu.Lock()
-		c.upgrading = false
+		c.upg = nil
 		c.mu.Unlock()
 		l.closeConn(c, err)
 		return
 	}
 	for {
 		c.mu.Lock()
-		pending := c.upPending
-		c.upPending = nil
+		pending := u.pending
+		u.pending = nil
 		if len(pending) == 0 {
-			c.tls, c.upgrading = t, false
+			c.tls, c.upg = t, nil
 			c.mu.Unlock()
 			break
 		}
 		c.mu.Unlock()
-		// Writes that arrive meanwhile append to upPending: order holds.
+		// Writes that arrive meanwhile append to u.pending: order holds.
 		if _, err := t.conn.Write(pending); err != nil {
 			c.mu.Lock()
-			c.upgrading = false
+			c.upg = nil
 			c.mu.Unlock()
 			l.closeConn(c, err)
 			return

@@ -333,7 +333,7 @@ func (l *loop) deliverTLS(c *evConn, cipher []byte) bool {
 			if !l.deliver(c, plain[:n]) {
 				return false
 			}
-			if c.paused || c.readDone || c.stopAsked.Load() || c.up.Load() != nil {
+			if c.paused || c.state >= evDraining || c.stopAsked.Load() || c.up.Load() != nil {
 				// More may wait in crypto/tls and in the transport: take
 				// it up when reading resumes.
 				t.keep()
@@ -363,14 +363,19 @@ const maxPlaintext = 16 << 10
 // writeTLS encrypts p through c's TLS connection. It is called with c.mu
 // held and returns with it released.
 func (c *evConn) writeTLS(p []byte) (int, error) {
-	if c.upgrading || c.up.Load() != nil {
+	if c.upg != nil || c.up.Load() != nil {
 		// StartTLS has been called: keep the plaintext, which the loop
 		// encrypts once the handshake is done, before any later Write.
 		defer c.mu.Unlock()
 		if c.wclosed || c.closedByHandler.Load() {
 			return 0, ErrConnClosed
 		}
-		c.upPending = append(c.upPending, p...)
+		if c.upg != nil {
+			c.upg.pending = append(c.upg.pending, p...)
+		} else {
+			u := c.up.Load()
+			u.pending = append(u.pending, p...)
+		}
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}

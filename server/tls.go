@@ -39,6 +39,9 @@ var (
 type tlsUpgrade struct {
 	config *tls.Config
 	rest   []byte
+	// pending is the evented engine's: Writes made after StartTLS, for
+	// after the handshake (under the connection's mu).
+	pending []byte
 }
 
 func newUpgrade(config *tls.Config, rest []byte) (*tlsUpgrade, error) {
