@@ -3,12 +3,11 @@
 package server
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"net"
+	"reflect"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -85,36 +84,38 @@ func (e *evented) pick(hint int) *loop {
 	return e.loops[hint%len(e.loops)]
 }
 
-// onLoop reports whether the caller is one of the engine's loop
-// goroutines, which must never wait for queue space (they are the ones that
-// flush). Go has no goroutine identity, so it parses the id from the
-// goroutine's stack header: about a microsecond, paid only when a Write
-// finds the queue full. Locking each loop to its thread and comparing
-// gettid was the alternative; with it, bench (evented, 1 connection, 64 B,
-// one 3 s run each, so noisy) gave 22.3k msg/s against 25.4k without:
-// every wake-up must hand the goroutine back to its one thread.
-func (e *evented) onLoop() bool {
-	id := goid()
-	for _, l := range e.loops {
-		if l.goid.Load() == id {
-			return true
+// onLoop reports whether the caller runs on an event loop goroutine, which
+// must never wait for queue space: it is the one that flushes. Go has no
+// goroutine identity, but every loop goroutine starts in loop.run, and the
+// unwinder tells where the caller's goroutine started: about a microsecond
+// for a handler's usual depth, paid only when a Write would wait. Locking
+// each loop to its thread and comparing gettid was the alternative; with
+// it, bench (evented, 1 connection, 64 B, one 3 s run each, so noisy) gave
+// 22.3k msg/s against 25.4k without: every wake-up must hand the goroutine
+// back to its one thread.
+func onLoop() bool {
+	var pcs [32]uintptr
+	for skip := 2; ; {
+		n := runtime.Callers(skip, pcs[:])
+		frames := runtime.CallersFrames(pcs[:n])
+		for {
+			f, more := frames.Next()
+			if f.Entry == loopRun {
+				return true
+			}
+			if !more {
+				break
+			}
 		}
+		if n < len(pcs) {
+			return false // the goroutine's first frame has been seen
+		}
+		skip += n
 	}
-	return false
 }
 
-// goid returns the calling goroutine's id, from the "goroutine N [" header
-// that runtime.Stack writes.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	id, _ := strconv.ParseUint(string(b), 10, 64)
-	return id
-}
+// loopRun is the entry of loop.run, where every loop goroutine starts.
+var loopRun = runtime.FuncForPC(reflect.ValueOf((*loop).run).Pointer()).Entry()
 
 // close asks every loop to stop once its connections are gone and waits for
 // them until ctx ends.

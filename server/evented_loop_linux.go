@@ -60,7 +60,6 @@ type loop struct {
 	quit      bool
 
 	pending atomic.Int64  // registrations posted but not yet run
-	goid    atomic.Uint64 // the loop goroutine's id (see evented.onLoop)
 
 	mu     sync.Mutex
 	closed bool // the loop has exited
@@ -158,7 +157,6 @@ func (l *loop) runTasks() {
 }
 
 func (l *loop) run() {
-	l.goid.Store(goid())
 	defer l.e.wg.Done()
 	defer l.exit()
 	for {

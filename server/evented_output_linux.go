@@ -52,12 +52,12 @@ func (c *evConn) Write(p []byte) (int, error) {
 	if c.tls != nil || c.upg != nil || c.up.Load() != nil {
 		return c.writeTLS(p) // releases mu
 	}
-	if len(p) > outChunk && !c.l.e.onLoop() {
+	if len(p) > outChunk && !onLoop() {
 		c.mu.Unlock()
 		return c.writeLending(p)
 	}
 	defer c.mu.Unlock()
-	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.l.e.onLoop() {
+	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !onLoop() {
 		if err := c.waitSpaceLocked(); err != nil {
 			return 0, err
 		}

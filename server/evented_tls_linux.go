@@ -379,11 +379,11 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
-	if c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && !c.l.e.onLoop() {
+	if c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && !onLoop() {
 		c.mu.Unlock()
 		return c.writeTLSInRecords(p)
 	}
-	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() && !c.l.e.onLoop() {
+	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() && !onLoop() {
 		// Wait here, before crypto/tls's output lock (see
 		// tlsTransport.Write). Writers that wait together may each add one
 		// Write above the high mark.
