@@ -89,10 +89,8 @@ func (e *evented) pick(hint int) *loop {
 // goroutine identity, but every loop goroutine starts in loop.run, and the
 // unwinder tells where the caller's goroutine started: about a microsecond
 // for a handler's usual depth, paid only when a Write would wait. Locking
-// each loop to its thread and comparing gettid was the alternative; with
-// it, bench (evented, 1 connection, 64 B, one 3 s run each, so noisy) gave
-// 22.3k msg/s against 25.4k without: every wake-up must hand the goroutine
-// back to its one thread.
+// each loop to its thread and comparing gettid was the alternative, and
+// costs every wake-up (docs/design.md, "Measurements behind choices").
 func onLoop() bool {
 	var pcs [32]uintptr
 	for skip := 2; ; {

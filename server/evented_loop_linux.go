@@ -21,17 +21,10 @@ import (
 // by backpressure cost no epoll_ctl calls, where level-triggered needs an
 // EPOLL_CTL_MOD to arm and disarm EPOLLOUT and to pause reading. A read
 // shorter than the buffer proves the socket drained, so edge-triggered
-// needs no extra read that ends in EAGAIN.
-//
-// Measured with BenchmarkEcho, rows evented and evented-level, 5 runs each
-// (go test -bench 'Echo/.*/.*/server=evented(-level)?$' -count 5): on a plain
-// echo the two are the same within noise (1 KiB x 1 conn 33.1 vs 29.5 us,
-// p=0.22; 1 KiB x 50 12.4 vs 11.8 us, p=0.10; 64 KiB x 50 35.4 vs 35.7 us,
-// p=0.55), because an echo never queues output. Edge-triggered is kept for
-// the path where they differ: a slow reader, where level-triggered pays two
-// epoll_ctl calls per pause and per queued burst. Level-triggered stays
-// selectable (Server.levelTriggered) and in the conformance suite, so the
-// comparison can be repeated.
+// needs no extra read that ends in EAGAIN. On a plain echo the two measure
+// the same; level-triggered stays selectable (Server.levelTriggered) and in
+// the conformance suite so the comparison can be repeated (docs/design.md,
+// "Measurements behind choices").
 
 // loop is one event loop: an epoll instance, a goroutine that waits on it,
 // a read buffer shared by all of its connections, and an eventfd that other
@@ -59,7 +52,7 @@ type loop struct {
 	nextSweep time.Time
 	quit      bool
 
-	pending atomic.Int64  // registrations posted but not yet run
+	pending atomic.Int64 // registrations posted but not yet run
 
 	mu     sync.Mutex
 	closed bool // the loop has exited

@@ -41,17 +41,7 @@ import (
 // crypto/tls (which is what the threaded engine does), because it keeps the
 // evented engine's point: an idle TLS connection holds no goroutine and no
 // read buffer of ours (crypto/tls keeps its own record buffers), and the
-// cost is close. One run of BenchmarkEchoTLS on this shared 2-core machine
-// (load average 3.8 from other work, so noisy), us per round trip,
-// threaded-netpoll vs evented:
-//
-//	go test -run '^$' -bench 'EchoTLS/.*/.*/server=(threaded-netpoll|evented)$' ./server
-//	1 KiB x 1 conn    24.7 vs 38.5    1 KiB x 50 conns  14.0 vs 14.7
-//	64 KiB x 1 conn  198   vs 179     64 KiB x 50 conns 172  vs 247
-//
-// The single-connection 1 KiB gap is the loop's wake-up latency, which the
-// plain engines show too; the full matrix in bench/ is the place to judge
-// the rest.
+// cost is close (docs/design.md, "Measurements behind choices").
 
 // errWouldBlock is what the transport's Read returns in memory mode when it
 // has no more input: crypto/tls keeps its state across an error whose

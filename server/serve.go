@@ -15,6 +15,11 @@ import (
 
 // ListenAndServe listens on Network and Addr and then calls Serve. It always
 // returns a non-nil error; after Shutdown or Close it is ErrServerClosed.
+//
+// To know when the server is listening (a test, a program that prints its
+// address), open the listener yourself and pass it to Serve: once
+// net.Listen returns, clients can connect, and the listener's Addr has the
+// port a port of 0 picked. ListenAddr reports the same once serving began.
 func (s *Server) ListenAndServe() error {
 	if s.inShutdown.Load() {
 		return ErrServerClosed
