@@ -447,22 +447,7 @@ func TestShutdownMidStream(t *testing.T) {
 			go func() { serveErr <- srv.Serve(ln) }()
 
 			const clients = 50
-			var received atomic.Uint64
-			var wg sync.WaitGroup
-			started := make(chan struct{}, clients)
-			errs := make(chan error, clients)
-			for i := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					n, err := streamUntilClosed(ln.Addr(), uint64(i+100), started)
-					received.Add(uint64(n))
-					errs <- err
-				}()
-			}
-			for range clients {
-				<-started
-			}
+			st := startStreams(clients, 100, false, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if err := srv.Shutdown(ctx); err != nil {
@@ -471,19 +456,15 @@ func TestShutdownMidStream(t *testing.T) {
 			if err := <-serveErr; !errors.Is(err, ErrServerClosed) {
 				t.Errorf("Serve returned %v", err)
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Error(err)
-				}
+			for _, err := range st.wait() {
+				t.Error(err)
 			}
-			st := srv.Stats()
-			if st.BytesIn != st.BytesOut || st.BytesOut != received.Load() {
-				t.Errorf("server read %d, wrote %d; clients received %d: all three must match", st.BytesIn, st.BytesOut, received.Load())
+			stats := srv.Stats()
+			if stats.BytesIn != stats.BytesOut || stats.BytesOut != st.received.Load() {
+				t.Errorf("server read %d, wrote %d; clients received %d: all three must match", stats.BytesIn, stats.BytesOut, st.received.Load())
 			}
-			if st.Active != 0 || st.Closed != clients {
-				t.Errorf("Stats Active/Closed = %d/%d, want 0/%d", st.Active, st.Closed, clients)
+			if stats.Active != 0 || stats.Closed != clients {
+				t.Errorf("Stats Active/Closed = %d/%d, want 0/%d", stats.Active, stats.Closed, clients)
 			}
 			for _, errs := range rec.closes() {
 				if len(errs) != 1 || !errors.Is(errs[0], ErrServerClosed) {
@@ -494,22 +475,58 @@ func TestShutdownMidStream(t *testing.T) {
 	}
 }
 
-// streamUntilClosed writes a pseudo-random stream until the server closes
-// the connection, checking that what comes back is exactly a prefix of what
-// was sent. It signals started once the first echo has arrived and returns
-// the bytes received.
-func streamUntilClosed(addr net.Addr, seed uint64, started chan<- struct{}) (int, error) {
-	c, err := net.Dial(addr.Network(), addr.String())
-	if err != nil {
-		started <- struct{}{}
-		return 0, err
-	}
-	return streamOn(c, seed, started, false)
+// streams are clients that each stream until the server closes them (see
+// streamOn).
+type streams struct {
+	wg       sync.WaitGroup
+	received atomic.Uint64
+	errs     chan error
 }
 
-// streamOn is streamUntilClosed on a connection already made; it closes c.
-// A persistent client goes on sending after the server's EOF, until a
-// write fails, as a hostile or careless one does.
+// startStreams starts n streams, the i-th on a connection from dial with
+// seed base+i, and returns once each has its first echo (or failed).
+func startStreams(n int, base uint64, persistent bool, dial func() (net.Conn, error)) *streams {
+	st := &streams{errs: make(chan error, n)}
+	started := make(chan struct{}, n)
+	for i := range n {
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			c, err := dial()
+			if err != nil {
+				started <- struct{}{}
+				st.errs <- err
+				return
+			}
+			got, err := streamOn(c, base+uint64(i), started, persistent)
+			st.received.Add(uint64(got))
+			st.errs <- err
+		}()
+	}
+	for range n {
+		<-started
+	}
+	return st
+}
+
+// wait waits for every stream to end and returns their errors.
+func (st *streams) wait() []error {
+	st.wg.Wait()
+	close(st.errs)
+	var errs []error
+	for err := range st.errs {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// streamOn writes a pseudo-random stream on c until the server closes the
+// connection, checking that what comes back is exactly a prefix of what was
+// sent. It signals started once the first echo has arrived, returns the
+// bytes received and closes c. A persistent client goes on sending after
+// the server's EOF, until a write fails, as a hostile or careless one does.
 func streamOn(c net.Conn, seed uint64, started chan<- struct{}, persistent bool) (int, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
@@ -576,80 +593,45 @@ func streamOn(c net.Conn, seed uint64, started chan<- struct{}, persistent bool)
 // wait out the lingering close of peers that never stop; and every byte the
 // server wrote must have arrived.
 func TestShutdownWhileClientsSend(t *testing.T) {
-	for _, ec := range engineCases {
-		for _, secure := range []bool{false, true} {
-			name := ec.name
-			if secure {
-				name += "-tls"
-			}
-			t.Run(name, func(t *testing.T) {
-				defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-				srv := ec.configure(&Server{Handler: echoHandler()})
-				var cli *tls.Config
-				if secure {
-					srv.TLSConfig, cli = tlsConfigs(t)
-				}
-				ln := listen(t, "tcp")
-				serveErr := make(chan error, 1)
-				go func() { serveErr <- srv.Serve(ln) }()
-
-				const clients = 10
-				var received atomic.Uint64
-				var wg sync.WaitGroup
-				started := make(chan struct{}, clients)
-				errs := make(chan error, clients)
-				for i := range clients {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						var c net.Conn
-						var err error
-						if secure {
-							c, err = tlsDial(ln.Addr(), cli)
-						} else {
-							c, err = net.Dial("tcp", ln.Addr().String())
-						}
-						if err != nil {
-							started <- struct{}{}
-							errs <- err
-							return
-						}
-						n, err := streamOn(c, uint64(i+500), started, true)
-						received.Add(uint64(n))
-						errs <- err
-					}()
-				}
-				for range clients {
-					<-started
-				}
-				const grace = 3 * time.Second
-				ctx, cancel := context.WithTimeout(context.Background(), grace)
-				defer cancel()
-				begin := time.Now()
-				if err := srv.Shutdown(ctx); err != nil {
-					t.Fatalf("Shutdown after %v: %v", time.Since(begin).Round(time.Millisecond), err)
-				}
-				took := time.Since(begin)
-				t.Logf("Shutdown returned nil after %v", took.Round(time.Millisecond))
-				if took > grace/2 {
-					t.Errorf("Shutdown took %v, want well inside its %v deadline", took, grace)
-				}
-				if err := <-serveErr; !errors.Is(err, ErrServerClosed) {
-					t.Errorf("Serve returned %v", err)
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					if err != nil {
-						t.Error(err)
-					}
-				}
-				if st := srv.Stats(); st.BytesOut != received.Load() || st.BytesIn < st.BytesOut {
-					t.Errorf("server read %d, wrote %d; clients received %d: what was written must all arrive", st.BytesIn, st.BytesOut, received.Load())
-				}
-			})
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		srv := ec.configure(&Server{Handler: echoHandler()})
+		var cli *tls.Config
+		if secure {
+			srv.TLSConfig, cli = tlsConfigs(t)
 		}
-	}
+		ln := listen(t, "tcp")
+		serveErr := make(chan error, 1)
+		go func() { serveErr <- srv.Serve(ln) }()
+
+		st := startStreams(10, 500, true, func() (net.Conn, error) {
+			if secure {
+				return tlsDial(ln.Addr(), cli)
+			}
+			return net.Dial("tcp", ln.Addr().String())
+		})
+		const grace = 3 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		begin := time.Now()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown after %v: %v", time.Since(begin).Round(time.Millisecond), err)
+		}
+		took := time.Since(begin)
+		t.Logf("Shutdown returned nil after %v", took.Round(time.Millisecond))
+		if took > grace/2 {
+			t.Errorf("Shutdown took %v, want well inside its %v deadline", took, grace)
+		}
+		if err := <-serveErr; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+		for _, err := range st.wait() {
+			t.Error(err)
+		}
+		if stats := srv.Stats(); stats.BytesOut != st.received.Load() || stats.BytesIn < stats.BytesOut {
+			t.Errorf("server read %d, wrote %d; clients received %d: what was written must all arrive", stats.BytesIn, stats.BytesOut, st.received.Load())
+		}
+	})
 }
 
 func TestShutdownDeadline(t *testing.T) {

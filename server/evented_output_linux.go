@@ -152,10 +152,7 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 			if err == unix.EAGAIN {
 				break
 			}
-			c.wclosed = true
-			c.setReason(err)
-			c.l.post(closeTask, c)
-			return total - len(p), false, err
+			return total - len(p), false, c.failLocked(err)
 		}
 		if len(p) == 0 {
 			return total, false, nil
@@ -176,11 +173,8 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		// enqueue, seen an empty queue and been spent. One more write
 		// either makes progress or hits EAGAIN again, which re-arms it.
 		if err := c.flushLocked(); err != nil {
-			c.wclosed = true
-			c.setReason(err)
-			c.l.post(closeTask, c)
 			c.dropOutputLocked() // releases a lent p: the caller must not wait
-			return total, false, err
+			return total, false, c.failLocked(err)
 		}
 	} else if !c.outArmed {
 		c.outArmed = true
@@ -191,12 +185,7 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 
 // lendLocked queues p without copying it; see writeLending.
 func (c *evConn) lendLocked(p []byte) {
-	c.queued.Add(int64(len(p)))
-	c.l.srv.stats.queued.Add(int64(len(p)))
-	if c.q == nil {
-		c.q = new(outQueue)
-	}
-	q := c.q
+	q := c.grow(len(p))
 	q.lent, q.lentDone, q.lentLost = &bufs.Output{B: p}, make(chan struct{}), 0
 	q.out = append(q.out, q.lent)
 }
@@ -214,13 +203,29 @@ func (q *outQueue) releaseLocked(b *bufs.Output, lost int) {
 	q.lent, q.lentDone = nil, nil
 }
 
+// grow counts n more bytes queued and returns the queue, made on first use.
+func (c *evConn) grow(n int) *outQueue {
+	c.queued.Add(int64(n))
+	c.l.srv.stats.queued.Add(int64(n))
+	if c.q == nil {
+		c.q = new(outQueue)
+	}
+	return c.q
+}
+
 // overLimitLocked closes c for queueing more than OutputLimit.
 func (c *evConn) overLimitLocked() error {
 	c.l.srv.stats.outputLimit.Add(1)
+	return c.failLocked(ErrOutputLimit)
+}
+
+// failLocked ends c's writing for err, which the loop then closes it with,
+// and returns err.
+func (c *evConn) failLocked(err error) error {
 	c.wclosed = true
-	c.setReason(ErrOutputLimit)
+	c.setReason(err)
 	c.l.post(closeTask, c)
-	return ErrOutputLimit
+	return err
 }
 
 // waitSpaceLocked blocks a writer that is not an event loop while the queue
@@ -255,12 +260,7 @@ func (c *evConn) signalSpaceLocked() {
 
 // enqueueLocked copies p to the tail of the output queue.
 func (c *evConn) enqueueLocked(p []byte) {
-	c.queued.Add(int64(len(p)))
-	c.l.srv.stats.queued.Add(int64(len(p)))
-	if c.q == nil {
-		c.q = new(outQueue)
-	}
-	q := c.q
+	q := c.grow(len(p))
 	if k := len(q.out); k > 0 {
 		if t := q.out[k-1]; t != q.lent && len(t.B)+len(p) <= outChunk {
 			t.B = append(t.B, p...)

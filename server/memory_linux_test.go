@@ -90,24 +90,16 @@ func TestNonReaderMemory(t *testing.T) {
 		t.Skip("floods 10 connections per engine")
 	}
 	bound := DefaultWriteHighWater + bufs.DefaultTunerMax + 128<<10
-	for _, ec := range engineCases {
-		for _, secure := range []bool{false, true} {
-			name := ec.name
-			if secure {
-				name += "-tls"
-			}
-			t.Run(name, func(t *testing.T) {
-				// Not parallel: the heap is the process's.
-				cost := nonReaderCost(t, ec, secure, 10)
-				t.Logf("%d B per non-reading connection", cost)
-				bound := bound
-				if secure {
-					bound += DefaultWriteHighWater
-				}
-				if cost > bound {
-					t.Errorf("%d B per non-reading connection, want at most %d (high water plus one read, and slack)", cost, bound)
-				}
-			})
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
+		// Not parallel: the heap is the process's.
+		cost := nonReaderCost(t, ec, secure, 10)
+		t.Logf("%d B per non-reading connection", cost)
+		bound := bound
+		if secure {
+			bound += DefaultWriteHighWater
 		}
-	}
+		if cost > bound {
+			t.Errorf("%d B per non-reading connection, want at most %d (high water plus one read, and slack)", cost, bound)
+		}
+	})
 }

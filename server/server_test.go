@@ -53,6 +53,22 @@ func forEachEngine(t *testing.T, f func(t *testing.T, ec engineCase)) {
 	}
 }
 
+// forEachSecurity runs f for every engine case, plain and over TLS, as
+// subtests named after the case and the case with "-tls". They run one
+// after another: callers that may run in parallel say so in f.
+func forEachSecurity(t *testing.T, f func(t *testing.T, ec engineCase, secure bool)) {
+	t.Helper()
+	for _, ec := range engineCases {
+		for _, secure := range []bool{false, true} {
+			name := ec.name
+			if secure {
+				name += "-tls"
+			}
+			t.Run(name, func(t *testing.T) { f(t, ec, secure) })
+		}
+	}
+}
+
 // configure sets the engine fields of s for ec.
 func (ec engineCase) configure(s *Server) *Server {
 	s.Engine, s.levelTriggered = ec.engine, ec.level

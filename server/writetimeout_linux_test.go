@@ -49,69 +49,61 @@ func TestWriteTimeoutSlowReader(t *testing.T) {
 		size    = 1536 << 10
 	)
 	reply := pattern(77, size)
-	for _, ec := range engineCases {
-		for _, secure := range []bool{false, true} {
-			name := ec.name
-			if secure {
-				name += "-tls"
-			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				rec := newRecorder(HandlerFunc(func(c Conn, in []byte) { c.Write(reply) }))
-				srv := ec.configure(&Server{Handler: rec, WriteTimeout: timeout})
-				var cli *tls.Config
-				if secure {
-					srv.TLSConfig, cli = tlsConfigs(t)
-				}
-				ln := listenSmallSndbuf(t)
-				go srv.Serve(ln)
-				t.Cleanup(func() { srv.Close() })
-				dialSmall := func() net.Conn {
-					nc, err := net.Dial("tcp", ln.Addr().String())
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { nc.Close() })
-					if !secure {
-						return nc
-					}
-					tc := tls.Client(nc, cli)
-					if err := tc.Handshake(); err != nil {
-						t.Fatal(err)
-					}
-					return tc
-				}
-				slow, idle := dialSmall(), dialSmall()
-				idle.Write([]byte("x"))
-				slow.Write([]byte("x"))
-				slow.SetDeadline(time.Now().Add(30 * time.Second))
-				got := make([]byte, 0, size)
-				buf := make([]byte, 16<<10)
-				for len(got) < size {
-					time.Sleep(30 * time.Millisecond)
-					n, err := io.ReadFull(slow, buf[:min(len(buf), size-len(got))])
-					got = append(got, buf[:n]...)
-					if err != nil {
-						t.Fatalf("slow reader cut after %d of %d bytes: %v (closes %v)", len(got), size, err, rec.closes())
-					}
-				}
-				if err := checkPrefix(got, reply, 0); err != nil {
-					t.Fatal(err)
-				}
-				waitFor(t, "the client that never reads to be cut", func() bool { return srv.Stats().Timeouts > 0 })
-				idle.Close()
-				slow.Close()
-				waitFor(t, "both connections to close", func() bool { return srv.Stats().Closed == 2 })
-				cut := 0
-				for _, errs := range rec.closes() {
-					if len(errs) == 1 && errors.Is(errs[0], ErrWriteTimeout) {
-						cut++
-					}
-				}
-				if st := srv.Stats(); cut != 1 || st.Timeouts != 1 {
-					t.Errorf("%d connections closed with ErrWriteTimeout and %d timeouts counted, want 1 and 1 (the one that never reads): %v", cut, st.Timeouts, rec.closes())
-				}
-			})
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
+		t.Parallel()
+		rec := newRecorder(HandlerFunc(func(c Conn, in []byte) { c.Write(reply) }))
+		srv := ec.configure(&Server{Handler: rec, WriteTimeout: timeout})
+		var cli *tls.Config
+		if secure {
+			srv.TLSConfig, cli = tlsConfigs(t)
 		}
-	}
+		ln := listenSmallSndbuf(t)
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		dialSmall := func() net.Conn {
+			nc, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { nc.Close() })
+			if !secure {
+				return nc
+			}
+			tc := tls.Client(nc, cli)
+			if err := tc.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			return tc
+		}
+		slow, idle := dialSmall(), dialSmall()
+		idle.Write([]byte("x"))
+		slow.Write([]byte("x"))
+		slow.SetDeadline(time.Now().Add(30 * time.Second))
+		got := make([]byte, 0, size)
+		buf := make([]byte, 16<<10)
+		for len(got) < size {
+			time.Sleep(30 * time.Millisecond)
+			n, err := io.ReadFull(slow, buf[:min(len(buf), size-len(got))])
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("slow reader cut after %d of %d bytes: %v (closes %v)", len(got), size, err, rec.closes())
+			}
+		}
+		if err := checkPrefix(got, reply, 0); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the client that never reads to be cut", func() bool { return srv.Stats().Timeouts > 0 })
+		idle.Close()
+		slow.Close()
+		waitFor(t, "both connections to close", func() bool { return srv.Stats().Closed == 2 })
+		cut := 0
+		for _, errs := range rec.closes() {
+			if len(errs) == 1 && errors.Is(errs[0], ErrWriteTimeout) {
+				cut++
+			}
+		}
+		if st := srv.Stats(); cut != 1 || st.Timeouts != 1 {
+			t.Errorf("%d connections closed with ErrWriteTimeout and %d timeouts counted, want 1 and 1 (the one that never reads): %v", cut, st.Timeouts, rec.closes())
+		}
+	})
 }
