@@ -20,10 +20,10 @@ import (
 // and a connection's state (evConn.state) moves, on its loop, like this:
 //
 //	evReading    entered at accept     left by peerEOF, stop
-//	evDraining   peerEOF (want =       left by maybeFinish, once output is
+//	evDraining   peerEOF (want =       left by finish, once output is
 //	             closeClean), stop     flushed and no handler runs
 //	             (want = closeLingering)
-//	evLingering  maybeFinish, for      left by closeConn: the peer's EOF, quiet
+//	evLingering  finish, for      left by closeConn: the peer's EOF, quiet
 //	             closeLingering: FIN   for lingerQuiet, lingerFor, or Shutdown
 //	             sent, input dropped   and all output delivered (sweep)
 //	evClosed     closeConn, from any   left by finalize, once no pool handler
@@ -43,7 +43,7 @@ import (
 func (l *loop) peerEOF(c *evConn) {
 	l.stopReading(c)
 	c.want = closeClean
-	l.maybeFinish(c)
+	l.finish(c)
 }
 
 // stopConn stops reading c and closes it gracefully once its output is
@@ -56,7 +56,7 @@ func (l *loop) stopConn(c *evConn) {
 	if c.want == closeNone {
 		c.want = closeLingering
 	}
-	l.maybeFinish(c)
+	l.finish(c)
 }
 
 func (l *loop) stopReading(c *evConn) {
@@ -67,9 +67,9 @@ func (l *loop) stopReading(c *evConn) {
 	c.setWantIn(false)
 }
 
-// maybeFinish closes c if it is to close and nothing is owed: no queued
+// finish closes c if it is to close and nothing is owed: no queued
 // output and no handler call pending.
-func (l *loop) maybeFinish(c *evConn) {
+func (l *loop) finish(c *evConn) {
 	if c.want == closeNone || c.state >= evClosed || c.state == evLingering || c.upg != nil || c.handlerRunning() {
 		return
 	}

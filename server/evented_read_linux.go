@@ -256,7 +256,7 @@ func (l *loop) handlerDone(c *evConn) {
 		l.beginUpgrade(c)
 	}
 	l.maybeResume(c)
-	l.maybeFinish(c)
+	l.finish(c)
 }
 
 // pause stops reading c until its output (or input backlog) drains.
@@ -324,7 +324,7 @@ func (l *loop) flush(c *evConn) {
 	}
 	l.maybeHandshake(c)
 	l.maybeResume(c)
-	l.maybeFinish(c)
+	l.finish(c)
 }
 
 // handlerRunning reports whether a pool task is calling (or about to call)
