@@ -52,7 +52,9 @@ func (c *evConn) Write(p []byte) (int, error) {
 	if c.tls != nil || c.upg != nil || c.up.Load() != nil {
 		return c.writeTLS(p) // releases mu
 	}
-	if len(p) > outChunk && !onLoop() {
+	if len(p) > outChunk && c.queued.Load()+int64(len(p)) > int64(c.l.srv.highWater) && !onLoop() {
+		// Large enough to lend, if the socket refuses it (the cheap tests
+		// first: most Writes never ask where they run).
 		c.mu.Unlock()
 		return c.writeLending(p)
 	}

@@ -369,7 +369,7 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
-	if c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && !onLoop() {
+	if c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && c.queued.Load()+int64(len(p)) > int64(c.l.srv.highWater) && !onLoop() {
 		c.mu.Unlock()
 		return c.writeTLSInRecords(p)
 	}
