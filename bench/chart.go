@@ -46,6 +46,8 @@ type chartSpec struct {
 //
 //   - msgs-vs-size-cN: messages/s against message size, one chart per
 //     connection count, at the largest read-buffer size of the run;
+//   - eff-vs-size-cN: messages per second of server CPU against message
+//     size, the same cells: the figure engines are to be compared on;
 //   - mbps-vs-bufsize-sS: MB/s against read-buffer size (the tuning chart),
 //     one chart per message size, at the largest connection count; only
 //     when the run has more than one buffer size;
@@ -87,6 +89,15 @@ func writeCharts(dir string, rep *report) ([]string, error) {
 			x:    func(r *result) float64 { return float64(r.Size) },
 			y:    func(r *result) float64 { return r.MsgsPerSec },
 			keep: func(r *result) bool { return r.Conns == n && r.BufSize == maxBuf },
+		})
+		specs = append(specs, chartSpec{
+			name:   fmt.Sprintf("eff-vs-size-c%d", n),
+			title:  fmt.Sprintf("messages per server CPU-second by message size, %d conns, bufsize %s", n, fmtSize(maxBuf)),
+			xLabel: "message size (bytes)", yLabel: "msg/srv-CPU-s",
+			logX: true, xTick: sizeLabel,
+			x:    func(r *result) float64 { return float64(r.Size) },
+			y:    func(r *result) float64 { return r.MsgsPerCPUSec },
+			keep: func(r *result) bool { return r.Conns == n && r.BufSize == maxBuf && r.MsgsPerCPUSec > 0 },
 		})
 	}
 	if len(bufs) > 1 {

@@ -20,6 +20,7 @@ func chartReport() *report {
 					r := result{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n, Status: statusOK,
 						MsgsPerSec: 1e5 / float64(n) * float64(b>>10), P99us: 10 * float64(n)}
 					r.MBPerSec = r.MsgsPerSec * float64(s) / 1e6
+					r.MsgsPerCPUSec = 2 * r.MsgsPerSec
 					rep.Results = append(rep.Results, r)
 				}
 			}
@@ -39,7 +40,7 @@ func TestWriteCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	for _, name := range []string{"msgs-vs-size-c1", "msgs-vs-size-c50",
+	for _, name := range []string{"msgs-vs-size-c1", "eff-vs-size-c1", "msgs-vs-size-c50", "eff-vs-size-c50",
 		"mbps-vs-bufsize-s64", "mbps-vs-bufsize-s1k", "mbps-vs-bufsize-s64k",
 		"p99-vs-conns-s64", "p99-vs-conns-s1k", "p99-vs-conns-s64k"} {
 		want = append(want, name+".png", name+".svg")
@@ -74,10 +75,10 @@ func TestWriteChartsOptional(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	rep := &report{Results: []result{
-		{Kind: kindEcho, Engine: "net", Size: 64, BufSize: 4096, Conns: 1, Status: statusOK, MsgsPerSec: 1000},
+		{Kind: kindEcho, Engine: "net", Size: 64, BufSize: 4096, Conns: 1, Status: statusOK, MsgsPerSec: 1000, MsgsPerCPUSec: 2000},
 	}}
 	files, err := writeCharts(dir, rep)
-	if err != nil || !slices.Equal(files, []string{"msgs-vs-size-c1.png", "msgs-vs-size-c1.svg"}) {
+	if err != nil || !slices.Equal(files, []string{"msgs-vs-size-c1.png", "msgs-vs-size-c1.svg", "eff-vs-size-c1.png", "eff-vs-size-c1.svg"}) {
 		t.Fatalf("one cell: files %q, %v", files, err)
 	}
 	rep.Results[0].fail(errShortRead)

@@ -69,9 +69,10 @@
 // growth of the server's VmRSS per connection.
 //
 // Results go to -out (default bench/results/<YYYYMMDD-HHMMSS>-<host>):
-// results.json, results.csv, command.txt and machine.txt (CPU, cores,
-// kernel, Go version and TCP congestion control, which changes loopback
-// throughput). The table goes to stdout in Markdown, progress to stderr.
+// results.json, results.csv, results.md (the table printed), command.txt
+// and machine.txt (CPU, cores, kernel, Go version and TCP congestion
+// control, which changes loopback throughput). The table goes to stdout in
+// Markdown, progress to stderr.
 //
 // # TLS
 //
@@ -110,6 +111,8 @@
 //
 //   - msgs-vs-size-c<conns>: messages/s against message size, one chart
 //     per -conns value, at the largest -bufsizes value.
+//   - eff-vs-size-c<conns>: messages per second of server CPU against
+//     message size, the same cells: compare engines on this one.
 //   - mbps-vs-bufsize-s<size>: MB/s against the server's read-buffer size,
 //     the tuning chart, one per message size, at the largest -conns value;
 //     drawn when the run has more than one buffer size. An engine's auto

@@ -133,6 +133,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	// The table the run printed, kept beside results.json.
+	if err := writeFile(filepath.Join(cfg.out, "results.md"), func(w io.Writer) error { return writeMarkdown(w, rep) }); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
 	fmt.Fprintf(stderr, "results in %s\n", cfg.out)
 	chartsOK := drawCharts(cfg, cfg.out, rep, stderr)
 	failed := 0

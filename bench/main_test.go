@@ -47,6 +47,9 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if md, err := os.ReadFile(filepath.Join(out, "results.md")); err != nil || string(md) != stdout.String() {
+		t.Errorf("results.md is not the table printed (%v):\n%s", err, md)
+	}
 	if len(rep.Results) != 4 {
 		t.Fatalf("results.json has %d results, want 4: %+v", len(rep.Results), rep.Results)
 	}
