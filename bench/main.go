@@ -71,6 +71,11 @@ type config struct {
 	pinText    string
 	tls        string // tlsOff, tlsOn or tlsBoth
 	handshakes []int  // handshake cells: concurrent clients
+	loops      int    // event loops of the evented engines and the peers; 0: their default
+	// external are servers from outside the project (the calibration echo
+	// servers in C), by name: a command that takes the port to listen on
+	// (127.0.0.1) as its one argument and prints nothing.
+	external map[string]string
 }
 
 func main() {
@@ -209,6 +214,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 1, "run the matrix this many times, rotating the order of each workload's cells, and report each cell's median round with the range of its msg/s (conn/s, RSS per conn) over the rounds")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of bench itself (the load generator) to this file")
 	cfg.tls = tlsOff
+	fs.IntVar(&cfg.loops, "loops", 0, "event loops of the evented engines, gnet and nbio (0: each one's default, one per CPU)")
+	fs.Func("external", "NAME=COMMAND: an outside echo server to run as engine NAME, started as COMMAND PORT (it binds 127.0.0.1:PORT and prints nothing), such as the C calibration servers; repeatable", func(v string) error {
+		name, command, ok := strings.Cut(v, "=")
+		if !ok || name == "" || command == "" || slices.Contains(engines, name) {
+			return fmt.Errorf("want NAME=COMMAND with a NAME that is not one of bench's engines, got %q", v)
+		}
+		if cfg.external == nil {
+			cfg.external = map[string]string{}
+		}
+		cfg.external[strings.ToLower(name)] = command
+		return nil
+	})
 	fs.Var(tlsFlag{&cfg.tls}, "tls", "run the echo cells over TLS (tlsconf defaults, a self-signed certificate): -tls, or -tls=both for plain and TLS side by side; engines without TLS (gnet, nbio) get no TLS cells")
 	handshakeList := fs.String("handshakes", "", "handshake cells: concurrent clients, comma-separated; each client loops over new connection, full TLS handshake, one 64-byte echo, close, and again with session resumption")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
@@ -236,7 +253,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 
 	var err error
-	if cfg.engines, err = parseEngines(*engineList); err != nil {
+	if cfg.engines, err = parseEngines(*engineList, cfg.external); err != nil {
 		return nil, err
 	}
 	if cfg.sizes, err = parseList(*sizeList, "sizes", 1, maxSize); err != nil {
@@ -278,15 +295,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return &cfg, nil
 }
 
-// parseEngines splits a comma list of engine names and checks each.
-func parseEngines(s string) ([]string, error) {
+// parseEngines splits a comma list of engine names and checks each
+// against bench's engines and the external ones.
+func parseEngines(s string, external map[string]string) ([]string, error) {
 	var out []string
 	for _, e := range strings.Split(s, ",") {
 		e = strings.TrimSpace(strings.ToLower(e))
 		if e == "" {
 			continue
 		}
-		if !slices.Contains(engines, e) {
+		if _, ok := external[e]; !ok && !slices.Contains(engines, e) {
 			return nil, fmt.Errorf("-engines: unknown engine %q (want %s)", e, strings.Join(engines, ", "))
 		}
 		if !slices.Contains(out, e) {

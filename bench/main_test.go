@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,5 +141,42 @@ func TestUnavailablePeer(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("an unavailable peer took %v", d)
+	}
+}
+
+// TestExternal runs an outside server as an engine: a command that takes
+// the port as its argument and prints nothing (here a script that starts
+// this binary's net server on that port, its output thrown away), measured
+// like any other, and refused for TLS cells.
+func TestExternal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a server for a second")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "echo.sh")
+	body := "#!/bin/sh\n" + serveEnv + "=1 exec '" + exe + "' -serve net -addr 127.0.0.1:$1 >/dev/null\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	args := []string{"-engines", "ext", "-external", "ext=" + script, "-sizes", "256", "-conns", "2",
+		"-duration", "500ms", "-warmup", "100ms", "-out", out, "-charts=false"}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run = %d; stderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
+	}
+	rep, err := readJSON(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Status != statusOK || rep.Results[0].MsgsPerCPUSec <= 0 {
+		t.Fatalf("results %+v, want one ok cell with a server CPU figure", rep.Results)
+	}
+	if _, err := parseFlags([]string{"-external", "net=/bin/true"}, io.Discard); err == nil {
+		t.Error("-external may not take the name of one of bench's engines")
 	}
 }

@@ -220,6 +220,15 @@ func (r *runner) command(ctx context.Context, engine string, bufSize int, withTL
 		}
 		flags = append(flags, "-tls-cert", r.tls.certFile, "-tls-key", r.tls.keyFile)
 	}
+	if command, ok := r.cfg.external[engine]; ok {
+		if withTLS {
+			return nil, nil, fmt.Errorf("%s: an external server serves plain TCP only", engine)
+		}
+		return []string{command, portArg}, nil, nil
+	}
+	if r.cfg.loops > 0 {
+		flags = append(flags, "-loops", strconv.Itoa(r.cfg.loops))
+	}
 	for _, m := range serveModes {
 		if engine == m {
 			return append([]string{r.exe, "-serve", engine}, flags...), []string{serveEnv + "=1"}, nil

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,10 +41,18 @@ type serverProc struct {
 	waitErr error
 }
 
+// portArg in a server's argv stands for a free port that startServer
+// picks: a server started so (an external one) prints no listening line,
+// and is ready once the port accepts a connection.
+const portArg = "{port}"
+
 // startServer starts argv with env added to this process's environment and
 // waits until it prints "listening tcp <addr>" on stdout. Other lines before
 // it are ignored (a library may log at start).
 func startServer(ctx context.Context, argv, env []string) (*serverProc, error) {
+	if i := slices.Index(argv, portArg); i >= 0 {
+		return startExternal(ctx, argv, i)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	setParentDeathSignal(cmd)
@@ -83,6 +93,49 @@ func startServer(ctx context.Context, argv, env []string) (*serverProc, error) {
 	}
 	p.stop()
 	return nil, err
+}
+
+// startExternal starts argv with a free port in place of argv[i] and waits
+// until that port on 127.0.0.1 accepts a connection.
+func startExternal(ctx context.Context, argv []string, i int) (*serverProc, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	argv = slices.Clone(argv)
+	argv[i] = port
+	cmd := exec.Command(argv[0], argv[1:]...)
+	setParentDeathSignal(cmd)
+	p := &serverProc{cmd: cmd, addr: addr, stderr: &tailBuffer{max: 4 << 10}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	for end := time.Now().Add(readyTimeout); ; {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return p, nil
+		}
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("server exited before listening: %v%s", p.waitErr, p.stderrNote())
+		case <-ctx.Done():
+			p.stop()
+			return nil, context.Cause(ctx)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(end) {
+			p.stop()
+			return nil, fmt.Errorf("server did not accept on %s within %v%s", addr, readyTimeout, p.stderrNote())
+		}
+	}
 }
 
 // pid returns the server's process id.

@@ -40,6 +40,7 @@ func serve(args []string) error {
 	mode := fs.String("serve", "", "server to run: threaded, threaded-syscall, evented, evented-pool or net")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes; 0: the tuner picks (sockpool engines)")
+	loops := fs.Int("loops", 0, "event loops of the evented engines (0: GOMAXPROCS)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (for profiling one engine by hand)")
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
 	keyFile := fs.String("tls-key", "", "the private key of -tls-cert")
@@ -80,6 +81,7 @@ func serve(args []string) error {
 			ReadBufferSize: *bufSize, // 0: the tuner
 			MaxConns:       serveMaxConns,
 			TLSConfig:      tlsConf,
+			Loops:          *loops,
 		}
 		if err := srv.Engine.UnmarshalText([]byte(*mode)); err != nil {
 			return err

@@ -54,6 +54,7 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on; a port of 0 picks a free one")
 	bufSize := flag.Int("bufsize", 64<<10, "read buffer capacity in bytes (gnet.WithReadBufferCap)")
+	loops := flag.Int("loops", 0, "event loops (gnet.WithNumEventLoop; 0: one per CPU)")
 	flag.Parse()
 	if err := raiseFileLimit(); err != nil {
 		return err
@@ -69,7 +70,11 @@ func run() error {
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	runErr := make(chan error, 1)
 	go func() {
-		runErr <- gnet.Run(s, "tcp://"+a, gnet.WithMulticore(true), gnet.WithReadBufferCap(*bufSize))
+		opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithReadBufferCap(*bufSize)}
+		if *loops > 0 {
+			opts = append(opts, gnet.WithNumEventLoop(*loops))
+		}
+		runErr <- gnet.Run(s, "tcp://"+a, opts...)
 	}()
 	var eng gnet.Engine
 	select {

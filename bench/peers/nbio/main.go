@@ -32,6 +32,7 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on; a port of 0 picks a free one")
 	bufSize := flag.Int("bufsize", 64<<10, "read buffer size in bytes (nbio.Config.ReadBufferSize)")
+	loops := flag.Int("loops", 0, "pollers (nbio.Config.NPoller; 0: one per CPU)")
 	flag.Parse()
 	if err := raiseFileLimit(); err != nil {
 		return err
@@ -47,6 +48,7 @@ func run() error {
 		Addrs:              []string{a},
 		ReadBufferSize:     *bufSize,
 		MaxWriteBufferSize: 6 << 20,
+		NPoller:            *loops,
 	})
 	engine.OnData(func(c *nbio.Conn, data []byte) {
 		// data is nbio's read buffer; its examples write a copy.
