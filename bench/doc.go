@@ -12,6 +12,7 @@
 //	go run ./bench -tune -sizes 64k -conns 5         # sweep read-buffer sizes for one workload; recommends one
 //	go run ./bench -tls=both -sizes 1k,64k -conns 50 -handshakes 8   # TLS against plain, and handshakes/s
 //	go run ./bench -engines evented,net -sizes 64 -conns 50,100 -rounds 5   # medians of 5 rounds, with ranges
+//	go run ./bench -engines evented,gnet,c -external c=/tmp/cal/epoll_echo -loops 1   # one loop each, against a C loop
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
@@ -20,7 +21,10 @@
 // connection) are the bench binary re-executed in a hidden serve mode; the
 // peers gnet and nbio are built from their own modules in bench/peers on
 // first use (a peer that does not build is reported unavailable, with the
-// reason). A server is ready when it prints "listening tcp <addr>".
+// reason). A server is ready when it prints "listening tcp <addr>". An
+// -external server (NAME=COMMAND) is started as COMMAND PORT with a free
+// port, and is ready once the port accepts. -loops N gives the evented
+// engines, gnet and nbio N event loops.
 //
 // An echo cell opens its connections, runs them for -warmup unmeasured and
 // then measures a window of -duration. Each connection is a closed loop:
