@@ -245,13 +245,14 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 		} else if c.stopping.Load() {
 			return closeLingering, nil
 		}
+		lent := c.tc.Load() == nil // read through the transport, not TLS
 		buf, n, err := c.read()
 		if n > 0 {
 			c.bytesIn.Add(uint64(n))
 			perr := guard(srv, c, func() { h.OnData(c, buf[:n]) })
 			c.tuner.Observe(n)
-			if c.tc.Load() == nil {
-				c.tr.release(buf)
+			if lent {
+				c.tr.release(buf) // even if OnData began a StartTLS
 			}
 			if perr != nil {
 				return closeHard, perr
@@ -264,7 +265,7 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 					return closeHard, herr
 				}
 			}
-		} else if c.tc.Load() == nil {
+		} else if lent {
 			c.tr.release(buf)
 		}
 		switch {
