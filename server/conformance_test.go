@@ -350,7 +350,7 @@ func TestWriteTimeout(t *testing.T) {
 // OutputLimit (the other engines' Writes wait instead, which TestWriteTimeout
 // covers), Write says why, and the rest of the server goes on.
 func TestOutputLimit(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, ec engineCase) {
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
 		if ec.engine != Evented {
 			t.Skip("only a handler on an event loop queues without waiting")
 		}
@@ -371,8 +371,18 @@ func TestOutputLimit(t *testing.T) {
 			writeErr <- nil
 		}))
 		srv := ec.configure(&Server{Handler: rec, OutputLimit: limit})
+		var cli *tls.Config
+		if secure {
+			srv.TLSConfig, cli = tlsConfigs(t) // the limit counts ciphertext
+		}
 		addr := serve(t, srv, "tcp")
-		flood := dial(t, addr)
+		dialer := func() net.Conn {
+			if secure {
+				return dialTLS(t, addr, cli)
+			}
+			return dial(t, addr)
+		}
+		flood := dialer()
 		flood.Write([]byte("flood"))
 		if err := <-writeErr; !errors.Is(err, ErrOutputLimit) {
 			t.Fatalf("Write returned %v, want ErrOutputLimit", err)
@@ -384,7 +394,7 @@ func TestOutputLimit(t *testing.T) {
 		if st := srv.Stats(); st.OutputLimited != 1 || st.Queued != 0 {
 			t.Errorf("Stats.OutputLimited = %d, Queued = %d; want 1 and 0", st.OutputLimited, st.Queued)
 		}
-		other := dial(t, addr)
+		other := dialer()
 		checkEcho(t, roundTrip(t, other, []byte("still here")), []byte("still here"))
 	})
 }
