@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -249,14 +248,21 @@ func (t *tlsTransport) readPlain(p []byte) (n int, err error) {
 // over the accepted socket, which the loop takes over when it succeeds.
 func (e *evented) serveTLS(nc net.Conn, hint int) error {
 	s := e.srv
-	if _, ok := nc.(syscall.Conn); !ok {
-		return &fatalError{errors.New("sockpool/server: the evented engine needs connections with a file descriptor (syscall.Conn)")}
+	// The loop's duplicate of the descriptor is taken here, on the
+	// acceptor, as for a plain connection: out of descriptors, the acceptor
+	// backs off and stops accepting (Server.start), while the handshakes
+	// under way, each holding what it needs, finish and free theirs. Taken
+	// after the handshake, every handshake could find none left.
+	fd, err := dupFD(nc, "evented engine")
+	if err != nil {
+		return err
 	}
 	l := e.pick(hint)
-	c := newEvConn(l, -1, nc.LocalAddr(), nc.RemoteAddr())
+	c := newEvConn(l, fd, nc.LocalAddr(), nc.RemoteAddr())
 	c.tls = newTLSTransport(c, nil, nil, s.TLSConfig)
 	c.hs.Store(c.tls)
 	if !s.trackConn(c) {
+		unix.Close(fd)
 		return ErrServerClosed
 	}
 	// The loop must not exit while the handshake may still post to it.
@@ -264,32 +270,24 @@ func (e *evented) serveTLS(nc net.Conn, hint int) error {
 	if err := s.submitWait(func() { c.acceptHandshake(nc) }); err != nil {
 		l.pending.Add(-1)
 		s.untrackConn(c)
+		unix.Close(fd)
 		return err
 	}
 	return nil
 }
 
-// acceptHandshake is the pool task of a new TLS connection.
+// acceptHandshake is the pool task of a new TLS connection: the handshake
+// runs over nc, which is then closed, leaving the loop its duplicate.
 func (c *evConn) acceptHandshake(nc net.Conn) {
 	l, s, t := c.l, c.l.srv, c.tls
 	err := t.handshake(s, nc)
-	var pause backoff
-	for err == nil {
-		// Out of descriptors, wait for some as the acceptor does (see
-		// Server.start): the client has done its part.
-		if c.fd, err = dupFD(nc, "evented engine"); err == nil || !isOutOfFiles(err) ||
-			!pause.wait(s, "out of file descriptors for a new connection; retrying", nc.RemoteAddr(), err) {
-			break
-		}
-		err = nil
-	}
-	nc.Close() // the duplicate, if any, keeps the socket open
+	nc.Close() // the duplicate keeps the socket open
 	if err == nil && !t.done() {
-		unix.Close(c.fd)
 		err = errStopped
 	}
 	c.hs.Store(nil)
 	if err != nil {
+		unix.Close(c.fd)
 		s.connDone(c, false) // never opened: no OnClose
 		if !l.post(unpendTask, nil) {
 			l.pending.Add(-1)

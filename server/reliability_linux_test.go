@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockpool/sockpool/tlsconf"
 )
 
 // TestResetMidStream: a client that resets its connection (SO_LINGER 0)
@@ -123,9 +126,20 @@ func emfileChild() {
 		os.Exit(1)
 	}
 	srv := &Server{Handler: echoHandler()}
+	engine, secure := strings.CutSuffix(engine, "-tls")
 	for _, ec := range engineCases {
 		if ec.name == engine {
 			ec.configure(srv)
+		}
+	}
+	if secure {
+		cert, err := testCert()
+		if err == nil {
+			srv.TLSConfig, err = tlsconf.Server(tlsconf.Config{Certificate: cert})
+		}
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
 		}
 	}
 	go srv.Serve(ln)
@@ -150,12 +164,20 @@ func emfileChild() {
 // clients wait) and without dropping anyone, and serves every waiting
 // client once descriptors free up.
 func TestEMFILE(t *testing.T) {
-	forEachEngine(t, testEMFILE)
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		for _, secure := range []bool{false, true} {
+			t.Run(map[bool]string{false: "plain", true: "tls"}[secure], func(t *testing.T) { testEMFILE(t, ec, secure) })
+		}
+	})
 }
 
-func testEMFILE(t *testing.T, ec engineCase) {
+func testEMFILE(t *testing.T, ec engineCase, secure bool) {
+	name := ec.name
+	if secure {
+		name += "-tls"
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"=10:"+ec.name)
+	cmd.Env = append(os.Environ(), emfileChildEnv+"=10:"+name)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -172,25 +194,46 @@ func testEMFILE(t *testing.T, ec engineCase) {
 
 	// 30 clients; about 10 are served at once, the rest wait.
 	const n = 30
+	// Each client runs its exchange (over TLS, the handshake first, which
+	// waits until the server takes the connection up) on a goroutine of its
+	// own and reports on its channel; served waits up to d for that.
 	conns := make([]net.Conn, n)
+	done := make([]chan error, n)
+	ok := make([]bool, n)
 	for i := range conns {
 		c, err := net.Dial("tcp", addr) // the kernel completes the handshake: the backlog holds them
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		conns[i] = c
-		c.Write([]byte(fmt.Sprintf("client %02d", i)))
+		conns[i], done[i] = c, make(chan error, 1)
+		go func() {
+			c.SetDeadline(time.Now().Add(40 * time.Second))
+			var rw io.ReadWriter = c
+			if secure {
+				rw = tls.Client(c, &tls.Config{InsecureSkipVerify: true}) // the child's own certificate; what is tested is being served
+			}
+			msg := []byte(fmt.Sprintf("client %02d", i))
+			_, err := rw.Write(msg)
+			if err == nil {
+				_, err = io.ReadFull(rw, msg)
+			}
+			done[i] <- err
+		}()
 	}
-	served := func(c net.Conn, d time.Duration) bool {
-		c.SetReadDeadline(time.Now().Add(d))
-		got := make([]byte, 9)
-		_, err := io.ReadFull(c, got)
-		return err == nil
+	served := func(i int, d time.Duration) bool {
+		if !ok[i] {
+			select {
+			case err := <-done[i]:
+				ok[i] = err == nil
+			case <-time.After(d):
+			}
+		}
+		return ok[i]
 	}
 	first := -1
-	for i, c := range conns {
-		if served(c, 2*time.Second) {
+	for i := range conns {
+		if served(i, 2*time.Second) {
 			first = i
 			break
 		}
@@ -210,14 +253,14 @@ func testEMFILE(t *testing.T, ec engineCase) {
 		if i < first {
 			continue
 		}
-		if i == first || served(c, 100*time.Millisecond) {
+		if i == first || served(i, 100*time.Millisecond) {
 			servedCount++
 			c.Close()
 			continue
 		}
 		// Waiting: free more descriptors until it is served.
 		deadline := time.Now().Add(15 * time.Second)
-		for !served(c, 200*time.Millisecond) {
+		for !served(i, 200*time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("client %d was never served after descriptors were freed", i)
 			}
