@@ -81,24 +81,25 @@ func writeCharts(dir string, rep *report) ([]string, error) {
 
 	var specs []chartSpec
 	for _, n := range conns {
-		specs = append(specs, chartSpec{
-			name:   fmt.Sprintf("msgs-vs-size-c%d", n),
-			title:  fmt.Sprintf("messages/s by message size, %d conns, bufsize %s", n, fmtSize(maxBuf)),
-			xLabel: "message size (bytes)", yLabel: "messages/s",
-			logX: true, xTick: sizeLabel,
-			x:    func(r *result) float64 { return float64(r.Size) },
-			y:    func(r *result) float64 { return r.MsgsPerSec },
-			keep: func(r *result) bool { return r.Conns == n && r.BufSize == maxBuf },
-		})
-		specs = append(specs, chartSpec{
-			name:   fmt.Sprintf("eff-vs-size-c%d", n),
-			title:  fmt.Sprintf("messages per server CPU-second by message size, %d conns, bufsize %s", n, fmtSize(maxBuf)),
-			xLabel: "message size (bytes)", yLabel: "msg/srv-CPU-s",
-			logX: true, xTick: sizeLabel,
-			x:    func(r *result) float64 { return float64(r.Size) },
-			y:    func(r *result) float64 { return r.MsgsPerCPUSec },
-			keep: func(r *result) bool { return r.Conns == n && r.BufSize == maxBuf && r.MsgsPerCPUSec > 0 },
-		})
+		// By message size, one pair per connection count: msg/s and
+		// msg/srv-CPU-s of the same cells.
+		for _, m := range []struct {
+			name, what, yLabel string
+			y                  func(*result) float64
+		}{
+			{"msgs", "messages/s", "messages/s", func(r *result) float64 { return r.MsgsPerSec }},
+			{"eff", "messages per server CPU-second", "msg/srv-CPU-s", func(r *result) float64 { return r.MsgsPerCPUSec }},
+		} {
+			specs = append(specs, chartSpec{
+				name:   fmt.Sprintf("%s-vs-size-c%d", m.name, n),
+				title:  fmt.Sprintf("%s by message size, %d conns, bufsize %s", m.what, n, fmtSize(maxBuf)),
+				xLabel: "message size (bytes)", yLabel: m.yLabel,
+				logX: true, xTick: sizeLabel,
+				x:    func(r *result) float64 { return float64(r.Size) },
+				y:    m.y,
+				keep: func(r *result) bool { return r.Conns == n && r.BufSize == maxBuf && m.y(r) > 0 },
+			})
+		}
 	}
 	if len(bufs) > 1 {
 		for _, s := range sizes {
