@@ -39,7 +39,7 @@ func TestSmoke(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	args := []string{"-engines", "threaded,net", "-sizes", "256", "-conns", "4",
 		"-duration", "1s", "-warmup", "200ms", "-idle", "50", "-rounds", "2", "-out", out}
-	rep, stdout := runOK(t, args, out)
+	rep, stdout, stderr := runOK(t, args, out)
 	if md, err := os.ReadFile(filepath.Join(out, "results.md")); err != nil || string(md) != stdout.String() {
 		t.Errorf("results.md is not the table printed (%v):\n%s", err, md)
 	}
@@ -93,8 +93,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	var again, stderr bytes.Buffer
-	if code := run([]string{"-report", filepath.Join(out, "results.json")}, &again, &stderr); code != 0 || again.String() != table {
+	var again bytes.Buffer
+	if code := run([]string{"-report", filepath.Join(out, "results.json")}, &again, io.Discard); code != 0 || again.String() != table {
 		t.Errorf("-report = %d, printed:\n%s\nwant the run's table:\n%s", code, again.String(), table)
 	}
 	for _, name := range []string{"msgs-vs-size-c4.png", "msgs-vs-size-c4.svg"} {
@@ -137,18 +137,19 @@ func TestUnavailablePeer(t *testing.T) {
 }
 
 // runOK runs bench with args, which write to out, and returns the report it
-// wrote and the table it printed; a failed run fails t.
-func runOK(t *testing.T, args []string, out string) (*report, *bytes.Buffer) {
+// wrote, and what it printed on stdout (the table) and stderr; a failed run
+// fails t.
+func runOK(t *testing.T, args []string, out string) (rep *report, stdout, stderr *bytes.Buffer) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	if code := run(args, &stdout, &stderr); code != 0 {
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	if code := run(args, stdout, stderr); code != 0 {
 		t.Fatalf("run = %d; stderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
 	}
 	rep, err := readJSON(filepath.Join(out, "results.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rep, &stdout
+	return rep, stdout, stderr
 }
 
 // TestExternal runs an outside server as an engine: a command that takes
@@ -172,7 +173,7 @@ func TestExternal(t *testing.T) {
 	out := filepath.Join(dir, "run")
 	args := []string{"-engines", "ext", "-external", "ext=" + script, "-sizes", "256", "-conns", "2",
 		"-duration", "500ms", "-warmup", "100ms", "-out", out, "-charts=false"}
-	rep, _ := runOK(t, args, out)
+	rep, _, _ := runOK(t, args, out)
 	if len(rep.Results) != 1 || rep.Results[0].Status != statusOK || rep.Results[0].MsgsPerCPUSec <= 0 {
 		t.Fatalf("results %+v, want one ok cell with a server CPU figure", rep.Results)
 	}
