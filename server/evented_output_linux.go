@@ -52,18 +52,23 @@ func (c *evConn) Write(p []byte) (int, error) {
 	if c.tls != nil || c.upg != nil || c.up.Load() != nil {
 		return c.writeTLS(p) // releases mu
 	}
-	if len(p) > outChunk && c.queued.Load()+int64(len(p)) > int64(c.l.srv.highWater) && !onLoop() {
-		// Large enough to lend, if the socket refuses it (the cheap tests
-		// first: most Writes never ask where they run).
-		c.mu.Unlock()
-		return c.writeLending(p)
-	}
-	defer c.mu.Unlock()
-	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !onLoop() {
+	// Off the loop, a Write waits for space at high water, and one large
+	// enough to pass it lends its rest (writeLending waits itself). The
+	// cheap tests come first: most Writes never ask where they run.
+	hw, q := int64(c.l.srv.highWater), c.queued.Load()
+	mayWait := q >= hw && !c.wclosed
+	mayLend := len(p) > outChunk && q+int64(len(p)) > hw
+	if (mayWait || mayLend) && !onLoop() {
+		if mayLend {
+			c.mu.Unlock()
+			return c.writeLending(p)
+		}
 		if err := c.waitSpaceLocked(); err != nil {
+			c.mu.Unlock()
 			return 0, err
 		}
 	}
+	defer c.mu.Unlock()
 	if c.wclosed {
 		return 0, ErrConnClosed
 	}

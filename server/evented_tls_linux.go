@@ -367,11 +367,16 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		c.bytesOut.Add(uint64(len(p)))
 		return len(p), nil
 	}
-	if c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && c.queued.Load()+int64(len(p)) > int64(c.l.srv.highWater) && !onLoop() {
-		c.mu.Unlock()
-		return c.writeTLSInRecords(p)
-	}
-	if c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() && !onLoop() {
+	// As in Write: off the loop, wait at high water, and with EventedPool
+	// encrypt a large p a record at a time; the cheap tests first.
+	hw, q := int64(c.l.srv.highWater), c.queued.Load()
+	mayWait := q >= hw && !c.wclosed && !c.closedByHandler.Load()
+	inRecords := c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && q+int64(len(p)) > hw
+	if (mayWait || inRecords) && !onLoop() {
+		if inRecords {
+			c.mu.Unlock()
+			return c.writeTLSInRecords(p)
+		}
 		// Wait here, before crypto/tls's output lock (see
 		// tlsTransport.Write). Writers that wait together may each add one
 		// Write above the high mark.
