@@ -5,11 +5,10 @@ package server
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -50,6 +49,7 @@ type loop struct {
 	lingering int
 	now       time.Time
 	nextSweep time.Time
+	yielded   time.Time // the loop's last yield (see yieldEvery)
 	quit      bool
 
 	pending atomic.Int64 // registrations posted but not yet run
@@ -216,29 +216,25 @@ func (l *loop) run() {
 	}
 }
 
-// wait waits up to msec milliseconds for events. A loop that just had work
-// often has more already, so it first polls without blocking: a raw system
-// call, which skips the scheduler's bookkeeping for calls that may block.
+// yieldEvery is how often, at most, a loop yields to the scheduler before
+// a wait that may block. A goroutine that has not been through the
+// scheduler for 10 ms is one sysmon preempts, and the loop sleeps in
+// epoll_wait still holding its P, so sysmon takes the P instead: the loop,
+// woken, finds no P and parks its thread for another, and sysmon, having
+// taken one, keeps waking at its shortest period (20 µs) and takes the P of
+// every wait that spans two of its wakes. A yield each millisecond keeps
+// the loop clear of that; a yield before every wait costs a thread wake-up
+// of its own when another P is idle. Both measured in docs/design.md,
+// "Measurements behind choices".
+const yieldEvery = time.Millisecond
+
+// wait waits up to msec milliseconds for events.
 func (l *loop) wait(msec int) (int, error) {
-	if msec != 0 {
-		if n, err := l.poll(); n > 0 || err != nil {
-			return n, err
-		}
+	if msec != 0 && l.now.Sub(l.yielded) >= yieldEvery {
+		runtime.Gosched()
+		l.yielded = l.now
 	}
 	return unix.EpollWait(l.epfd, l.events, msec)
-}
-
-// poll is epoll_wait with a zero timeout, as a raw system call.
-func (l *loop) poll() (int, error) {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
-		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-	if e != 0 && e != syscall.EINTR {
-		return 0, e
-	}
-	if e != 0 {
-		return 0, nil
-	}
-	return int(r), nil
 }
 
 // waitMillis is the epoll_wait timeout: none while work is pending, else
