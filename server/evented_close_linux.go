@@ -159,10 +159,7 @@ func (l *loop) finalize(c *evConn) {
 	if c.registered {
 		l.count-- // only now may the loop quit: no task of c's is pending
 	}
-	c.inMu.Lock()
-	bufs.Put(c.in)
-	c.in = nil
-	c.inMu.Unlock()
+	bufs.Put(c.pool.take())
 	l.srv.connDone(c, c.opened)
 }
 
@@ -172,9 +169,9 @@ var (
 	closeTask = func(l *loop, c *evConn) { l.closeConn(c, c.closeReason()) }
 	// failTask closes c after its handler panicked on a pool worker.
 	failTask = func(l *loop, c *evConn) {
-		c.inMu.Lock()
-		c.running = false
-		c.inMu.Unlock()
+		c.pool.mu.Lock()
+		c.pool.running = false
+		c.pool.mu.Unlock()
 		l.closeConn(c, c.closeReason())
 		l.finalize(c) // closeConn skips it if the fd was already closed
 	}

@@ -14,9 +14,8 @@ import (
 // to the loop goroutine; the rest are guarded as noted.
 type evConn struct {
 	connState
-	l   *loop
-	srv *Server
-	fd  int
+	l  *loop
+	fd int
 	// TCP addresses are kept as values (no allocation per connection) and
 	// turned into net.Addr on demand; other networks keep theirs.
 	lap, rap netip.AddrPort
@@ -69,11 +68,29 @@ type evConn struct {
 	up  atomic.Pointer[tlsUpgrade]
 	upg *evUpgrade
 
-	// inMu guards the input waiting for a pool worker (EventedPool).
-	inMu     sync.Mutex
+	pool *poolInput // EventedPool only: the input waiting for a worker
+}
+
+// poolInput is the input of an EventedPool connection waiting for a pool
+// worker. Evented connections call the handler on the loop and have none,
+// which keeps them smaller: an idle connection's memory is mostly its evConn.
+type poolInput struct {
+	mu       sync.Mutex
 	in       []byte // from bufs, in its size classes: no slack beyond the class
 	inflight int    // bytes a pool worker has taken from in and not yet handled
 	running  bool   // a pool task is draining in (or is about to)
+}
+
+// take removes and returns the input waiting, if any (nil p: none).
+func (p *poolInput) take() []byte {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	in := p.in
+	p.in = nil
+	return in
 }
 
 // evState is where an evented connection is in its life; the close path in
@@ -110,6 +127,9 @@ type evUpgrade struct {
 
 func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
 	c := &evConn{l: l, fd: fd}
+	if l.srv.Engine == EventedPool {
+		c.pool = new(poolInput)
+	}
 	lt, lok := laddr.(*net.TCPAddr)
 	rt, rok := raddr.(*net.TCPAddr)
 	if lok && rok {

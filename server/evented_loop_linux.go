@@ -195,9 +195,9 @@ func (l *loop) run() {
 			l.waiting = nil
 			for _, c := range waiting {
 				if c.state >= evClosed {
-					c.inMu.Lock()
-					c.running = false
-					c.inMu.Unlock()
+					c.pool.mu.Lock()
+					c.pool.running = false
+					c.pool.mu.Unlock()
 					l.finalize(c)
 					continue
 				}

@@ -55,9 +55,9 @@ func (l *loop) register(c *evConn) {
 				return
 			}
 		} else {
-			c.inMu.Lock()
-			c.running = true
-			c.inMu.Unlock()
+			c.pool.mu.Lock()
+			c.pool.running = true
+			c.pool.mu.Unlock()
 			l.dispatch(c)
 		}
 	}
@@ -199,12 +199,12 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 		}
 		return true
 	}
-	c.inMu.Lock()
-	c.in = appendInput(c.in, p)
-	backlog := len(c.in) + c.inflight
-	start := !c.running
-	c.running = true
-	c.inMu.Unlock()
+	c.pool.mu.Lock()
+	c.pool.in = appendInput(c.pool.in, p)
+	backlog := len(c.pool.in) + c.pool.inflight
+	start := !c.pool.running
+	c.pool.running = true
+	c.pool.mu.Unlock()
 	if start {
 		l.dispatch(c)
 	}
@@ -239,9 +239,9 @@ func (l *loop) dispatch(c *evConn) {
 	case errors.Is(err, pool.ErrOverload):
 		l.waiting = append(l.waiting, c)
 	default:
-		c.inMu.Lock()
-		c.running = false
-		c.inMu.Unlock()
+		c.pool.mu.Lock()
+		c.pool.running = false
+		c.pool.mu.Unlock()
 		l.closeConn(c, err)
 	}
 }
@@ -330,23 +330,23 @@ func (l *loop) flush(c *evConn) {
 // handlerRunning reports whether a pool task is calling (or about to call)
 // OnData for c.
 func (c *evConn) handlerRunning() bool {
-	if c.l.srv.Engine == Evented {
+	if c.pool == nil {
 		return false
 	}
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
-	return c.running
+	c.pool.mu.Lock()
+	defer c.pool.mu.Unlock()
+	return c.pool.running
 }
 
 // inputBacklog is the input waiting for a pool worker.
 func (c *evConn) inputBacklog() int {
-	if c.l.srv.Engine == Evented {
+	if c.pool == nil {
 		return 0
 	}
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
-	n := c.inflight
-	n += len(c.in)
+	c.pool.mu.Lock()
+	defer c.pool.mu.Unlock()
+	n := c.pool.inflight
+	n += len(c.pool.in)
 	return n
 }
 
@@ -365,25 +365,25 @@ func (c *evConn) runHandler() {
 		}
 	}
 	for {
-		c.inMu.Lock()
-		in := c.in
+		c.pool.mu.Lock()
+		in := c.pool.in
 		if len(in) == 0 || c.closedByHandler.Load() || c.up.Load() != nil {
 			// After the handler's own Close no further input is handed to
 			// it, as in the threaded engine; after StartTLS, the input is
 			// the handshake's (the loop's beginUpgrade takes it).
-			c.running = false
-			c.inMu.Unlock()
+			c.pool.running = false
+			c.pool.mu.Unlock()
 			break
 		}
-		c.in = nil
-		c.inflight = len(in)
-		c.inMu.Unlock()
+		c.pool.in = nil
+		c.pool.inflight = len(in)
+		c.pool.mu.Unlock()
 		c.bytesIn.Add(uint64(len(in)))
 		err := guard(s, c, func() { s.Handler.OnData(c, in) })
 		bufs.Put(in)
-		c.inMu.Lock()
-		c.inflight = 0
-		c.inMu.Unlock()
+		c.pool.mu.Lock()
+		c.pool.inflight = 0
+		c.pool.mu.Unlock()
 		if err != nil {
 			c.fail(err)
 			return

@@ -60,14 +60,11 @@ func (l *loop) beginUpgrade(c *evConn) {
 		return
 	}
 	prefix := u.rest
-	c.inMu.Lock()
-	if c.in != nil {
+	if in := c.pool.take(); in != nil {
 		// Input read after the command (EventedPool): the handshake's.
-		prefix = append(prefix, c.in...)
-		bufs.Put(c.in)
-		c.in = nil
+		prefix = append(prefix, in...)
+		bufs.Put(in)
 	}
-	c.inMu.Unlock()
 	t := newTLSTransport(c, nil, prefix, u.config)
 	c.setWantIn(false) // level-triggered: the ClientHello must not spin the loop
 	c.hs.Store(t)
