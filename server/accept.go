@@ -16,9 +16,37 @@ const (
 	maxAcceptDelay = time.Second
 )
 
-// acceptLoop accepts connections on ln and hands each to the engine; hint
+// accepted is a connection from its accept until an engine takes it over,
+// as admission sees it: a net.Conn from a listener's Accept, or a sockConn,
+// a socket an engine accepted itself (see engine.acceptor).
+type accepted interface {
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+	Close() error
+}
+
+// An acceptor accepts the connections of one listener for the accept loop.
+type acceptor interface {
+	accept() (accepted, error)
+	// Close closes the listener; an accept waiting returns an error. It is
+	// safe from any goroutine, more than once.
+	Close() error
+	Addr() net.Addr
+	// release frees what the acceptor holds besides the listener, once the
+	// accept loop is done with it and it is no longer tracked.
+	release()
+}
+
+// netAcceptor accepts through the listener's own Accept. (A pointer, so
+// that a listener of any type can be a key of Server.listeners.)
+type netAcceptor struct{ net.Listener }
+
+func (a *netAcceptor) accept() (accepted, error) { return a.Accept() }
+func (a *netAcceptor) release()                  {}
+
+// acceptLoop accepts connections from ln and hands each to the engine; hint
 // names the event loop for ln's connections, or is -1.
-func (s *Server) acceptLoop(ln net.Listener, hint int) error {
+func (s *Server) acceptLoop(ln acceptor, hint int) error {
 	var pause backoff
 	for {
 		// Under Block, wait for a connection slot before accepting, so that
@@ -30,7 +58,7 @@ func (s *Server) acceptLoop(ln net.Listener, hint int) error {
 				return ErrServerClosed
 			}
 		}
-		nc, err := ln.Accept()
+		nc, err := ln.accept()
 		if err != nil {
 			if s.Overflow == pool.Block {
 				<-s.slots
@@ -89,7 +117,7 @@ func (b *backoff) wait(s *Server, msg string, addr net.Addr, err error) bool {
 // event loops or for blocking reads) can run out of descriptors as accept
 // itself can; the connection is kept and the take-over retried after the
 // same back-off, so clients wait instead of being dropped.
-func (s *Server) start(nc net.Conn, hint int) error {
+func (s *Server) start(nc accepted, hint int) error {
 	var pause backoff
 	err := s.eng.serve(nc, hint)
 	for err != nil && isOutOfFiles(err) && !s.inShutdown.Load() {
@@ -103,7 +131,7 @@ func (s *Server) start(nc net.Conn, hint int) error {
 		return nil
 	}
 	<-s.slots
-	s.releaseClient(nc.RemoteAddr())
+	s.releaseClient(nc)
 	var fatal *fatalError
 	switch {
 	case s.inShutdown.Load():
@@ -120,7 +148,7 @@ func (s *Server) start(nc net.Conn, hint int) error {
 // reject closes a connection refused before it started and counts it
 // under why (one of the reject constants); err, if not nil, is the detail
 // logged.
-func (s *Server) reject(nc net.Conn, why int, err error) {
+func (s *Server) reject(nc accepted, why int, err error) {
 	s.stats.rejected.Add(1)
 	s.stats.rejections[why].Add(1)
 	if err != nil {

@@ -81,7 +81,7 @@ var rejectNames = [numRejectReasons]string{"overload", "max conns per IP", "acce
 
 // refuse closes a connection refused before it started, gives back its
 // connection slot and counts it.
-func (s *Server) refuse(nc net.Conn, why int, err error) {
+func (s *Server) refuse(nc accepted, why int, err error) {
 	<-s.slots
 	s.reject(nc, why, err)
 }
@@ -91,11 +91,15 @@ func (s *Server) refuse(nc net.Conn, why int, err error) {
 // of its own (bounded by the connection slots and by the header timeout),
 // so that a slow peer cannot hold up the acceptor. admit owns nc and its
 // slot; like start, it returns an error only when Serve must end.
-func (s *Server) admit(nc net.Conn, hint int) error {
+func (s *Server) admit(a accepted, hint int) error {
 	p := s.ProxyProtocol
 	if p == nil {
-		return s.admitClient(nc, hint)
+		return s.admitClient(a, hint)
 	}
+	// An engine accepts sockets itself only on servers without PROXY
+	// protocol (engine.acceptor): here a is a listener's net.Conn, which
+	// reads the header.
+	nc := a.(net.Conn)
 	if !p.Trusts(nc.RemoteAddr()) {
 		// A PROXY listener's peers all speak PROXY first, and a header is
 		// believed only from a trusted load balancer.
@@ -112,15 +116,15 @@ func (s *Server) admit(nc net.Conn, hint int) error {
 }
 
 // admitClient applies Access and MaxConnsPerIP to the client's address and
-// starts the connection.
-func (s *Server) admitClient(nc net.Conn, hint int) error {
-	remote := nc.RemoteAddr()
-	if !s.Access.admits(remote) {
+// starts the connection. The address is asked for only when a check needs
+// it: a sockConn makes its net.Addr on demand.
+func (s *Server) admitClient(nc accepted, hint int) error {
+	if s.Access != nil && !s.Access.admits(nc.RemoteAddr()) {
 		s.refuse(nc, rejectAccess, nil)
 		return nil
 	}
 	if s.MaxConnsPerIP > 0 {
-		if ip, ok := ipOf(remote); ok && !s.perIP.take(ip, s.MaxConnsPerIP) {
+		if ip, ok := ipOf(nc.RemoteAddr()); ok && !s.perIP.take(ip, s.MaxConnsPerIP) {
 			s.refuse(nc, rejectPerIP, nil)
 			return nil
 		}
@@ -128,11 +132,10 @@ func (s *Server) admitClient(nc net.Conn, hint int) error {
 	return s.start(nc, hint)
 }
 
-// releaseClient gives back what admitClient took for a connection from
-// remote once it has ended.
-func (s *Server) releaseClient(remote net.Addr) {
+// releaseClient gives back what admitClient took for c once it has ended.
+func (s *Server) releaseClient(c interface{ RemoteAddr() net.Addr }) {
 	if s.MaxConnsPerIP > 0 {
-		if ip, ok := ipOf(remote); ok {
+		if ip, ok := ipOf(c.RemoteAddr()); ok {
 			s.perIP.give(ip)
 		}
 	}

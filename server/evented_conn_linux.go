@@ -125,11 +125,17 @@ type evUpgrade struct {
 	closeAfter bool // closeConn asked for a close while submitted
 }
 
-func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
+func newEvConn(l *loop, fd int) *evConn {
 	c := &evConn{l: l, fd: fd}
 	if l.srv.Engine == EventedPool {
 		c.pool = new(poolInput)
 	}
+	c.id = l.srv.nextID.Add(1)
+	return c
+}
+
+// setAddrs records the connection's addresses.
+func (c *evConn) setAddrs(laddr, raddr net.Addr) {
 	lt, lok := laddr.(*net.TCPAddr)
 	rt, rok := raddr.(*net.TCPAddr)
 	if lok && rok {
@@ -137,8 +143,6 @@ func newEvConn(l *loop, fd int, laddr, raddr net.Addr) *evConn {
 	} else {
 		c.addrs = &[2]net.Addr{laddr, raddr}
 	}
-	c.id = l.srv.nextID.Add(1)
-	return c
 }
 
 func (c *evConn) LocalAddr() net.Addr {

@@ -44,21 +44,30 @@ func newEvented(s *Server) (engine, error) {
 	return e, nil
 }
 
-// serve takes the socket out of Go's netpoller (a duplicate descriptor that
-// the loop's epoll watches; nc is closed) and hands it to a loop: the one
-// hint names, or the next in turn.
-func (e *evented) serve(nc net.Conn, hint int) error {
+// serve hands a connection to a loop: the one hint names, or the next in
+// turn. A socket the engine accepted itself (sockConn) is taken as it is;
+// a listener's net.Conn is taken out of Go's netpoller: a duplicate
+// descriptor for the loop's epoll, and nc closed.
+func (e *evented) serve(a accepted, hint int) error {
 	s := e.srv
-	if s.TLSConfig != nil {
-		return e.serveTLS(nc, hint)
+	var c *evConn
+	switch a := a.(type) {
+	case *sockConn:
+		c = newEvConn(e.pick(hint), a.take())
+		c.lap, c.rap = a.local, a.remote
+	case net.Conn:
+		if s.TLSConfig != nil {
+			return e.serveTLS(a, hint)
+		}
+		fd, err := dupFD(a, "evented engine")
+		if err != nil {
+			return err
+		}
+		c = newEvConn(e.pick(hint), fd)
+		c.setAddrs(a.LocalAddr(), a.RemoteAddr())
+		a.Close() // our duplicate keeps the socket open
 	}
-	fd, err := dupFD(nc, "evented engine")
-	if err != nil {
-		return err
-	}
-	l := e.pick(hint)
-	c := newEvConn(l, fd, nc.LocalAddr(), nc.RemoteAddr())
-	nc.Close() // our duplicate keeps the socket open
+	l, fd := c.l, c.fd
 	if !s.trackConn(c) {
 		unix.Close(fd)
 		return ErrServerClosed

@@ -258,7 +258,8 @@ func (e *evented) serveTLS(nc net.Conn, hint int) error {
 		return err
 	}
 	l := e.pick(hint)
-	c := newEvConn(l, fd, nc.LocalAddr(), nc.RemoteAddr())
+	c := newEvConn(l, fd)
+	c.setAddrs(nc.LocalAddr(), nc.RemoteAddr())
 	c.tls = newTLSTransport(c, nil, nil, s.TLSConfig)
 	c.hs.Store(c.tls)
 	if !s.trackConn(c) {

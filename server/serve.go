@@ -90,17 +90,22 @@ func (s *Server) serve(ln net.Listener, hint int) error {
 		ln.Close()
 		return err
 	}
-	if !s.trackListener(&ln, true) {
-		ln.Close()
+	acc := s.eng.acceptor(ln)
+	if acc == nil {
+		acc = &netAcceptor{ln}
+	}
+	defer acc.release()
+	if !s.trackListener(acc, true) {
+		acc.Close()
 		return ErrServerClosed
 	}
-	defer s.trackListener(&ln, false)
-	defer ln.Close()
-	return s.acceptLoop(ln, hint)
+	defer s.trackListener(acc, false)
+	defer acc.Close()
+	return s.acceptLoop(acc, hint)
 }
 
 // trackListener adds or removes ln; adding fails once the server is closing.
-func (s *Server) trackListener(ln *net.Listener, add bool) bool {
+func (s *Server) trackListener(ln acceptor, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
@@ -111,7 +116,7 @@ func (s *Server) trackListener(ln *net.Listener, add bool) bool {
 		return false
 	}
 	if s.firstAddr == nil {
-		s.firstAddr = (*ln).Addr()
+		s.firstAddr = ln.Addr()
 	}
 	s.listeners[ln] = struct{}{}
 	return true
@@ -145,7 +150,7 @@ func (s *Server) connDone(c liveConn, opened bool) {
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
 	s.removeConn(c)
-	s.releaseClient(c.RemoteAddr())
+	s.releaseClient(c)
 	<-s.slots
 }
 
@@ -174,7 +179,7 @@ func (s *Server) beginClose() (first bool, err error) {
 		s.cancel()
 	}
 	for ln := range s.listeners {
-		if cerr := (*ln).Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+		if cerr := ln.Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
 			err = cerr
 		}
 	}
@@ -305,7 +310,10 @@ func (s *Server) handlerPanic(c Conn, v any) error {
 type engine interface {
 	// serve takes over nc, or returns an error (a *fatalError to end
 	// Serve). hint is the index of the listener's event loop, or -1.
-	serve(nc net.Conn, hint int) error
+	serve(nc accepted, hint int) error
+	// acceptor returns the engine's own acceptor for ln, or nil: the
+	// accept loop then calls ln.Accept.
+	acceptor(ln net.Listener) acceptor
 	// close stops the engine's own goroutines once its connections are gone,
 	// waiting for them until ctx ends.
 	close(ctx context.Context) error

@@ -254,7 +254,7 @@ type Server struct {
 	hsTimeout     time.Duration // HandshakeTimeout or its default
 
 	mu        sync.Mutex
-	listeners map[*net.Listener]struct{}
+	listeners map[acceptor]struct{}
 	conns     map[liveConn]struct{}
 	pending   map[net.Conn]struct{} // connections whose PROXY header is being read
 	perIP     ipCounts
@@ -352,7 +352,7 @@ func (s *Server) init() error {
 		}
 		s.mu.Lock() // Stats may be reading concurrently
 		s.pool = p
-		s.listeners = make(map[*net.Listener]struct{})
+		s.listeners = make(map[acceptor]struct{})
 		s.conns = make(map[liveConn]struct{})
 		s.pending = make(map[net.Conn]struct{})
 		s.done = make(chan struct{})

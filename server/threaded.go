@@ -9,8 +9,10 @@ import (
 // whole life (Threaded and ThreadedSyscall).
 type threaded struct{ srv *Server }
 
-func (e *threaded) serve(nc net.Conn, _ int) error {
-	c, err := newThreadedConn(e.srv, nc)
+// serve takes over nc, a listener's net.Conn: the threaded engines accept
+// nothing themselves.
+func (e *threaded) serve(nc accepted, _ int) error {
+	c, err := newThreadedConn(e.srv, nc.(net.Conn))
 	if err != nil {
 		return err
 	}
@@ -26,6 +28,10 @@ func (e *threaded) serve(nc net.Conn, _ int) error {
 	}
 	return nil
 }
+
+// acceptor is nil: the connections stay on Go's network poller, as
+// ln.Accept returns them.
+func (e *threaded) acceptor(net.Listener) acceptor { return nil }
 
 // close has nothing to stop: the workers belong to the pool.
 func (e *threaded) close(context.Context) error { return nil }

@@ -1,0 +1,236 @@
+//go:build linux
+
+package server
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The evented engine accepts plain TCP connections itself, with accept4 on
+// the listener's descriptor, and its loop watches the very socket accept4
+// returned. Taken through ln.Accept, each connection would first become a
+// net.TCPConn (a netFD, two TCPAddrs, a registration in Go's netpoller) and
+// then be duplicated for the loop and closed: three more system calls and
+// about 480 bytes of garbage per connection, which a burst of idle
+// connections keeps as resident memory until the next collection
+// (docs/design.md, "Measurements behind choices"). TLS and PROXY protocol
+// servers still accept through ln.Accept: their handshake and header are
+// read through the net.Conn before the loop takes the socket over.
+
+// sockConn is a TCP socket the evented engine accepted itself, between its
+// accept and its loop.
+type sockConn struct {
+	fd            int // -1 once closed or taken over
+	local, remote netip.AddrPort
+}
+
+func (c *sockConn) LocalAddr() net.Addr  { return net.TCPAddrFromAddrPort(c.local) }
+func (c *sockConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remote) }
+
+// Close closes the socket unless an engine took it over.
+func (c *sockConn) Close() error {
+	if c.fd < 0 {
+		return nil
+	}
+	fd := c.fd
+	c.fd = -1
+	return unix.Close(fd)
+}
+
+// take hands the socket to its new owner: Close leaves it alone from now on.
+func (c *sockConn) take() int {
+	fd := c.fd
+	c.fd = -1
+	return fd
+}
+
+// rawAcceptor accepts with accept4 from a TCP listener's descriptor. It
+// waits in an epoll instance of its own, where the listener's descriptor
+// (not a duplicate: closing the listener must close the socket) and an
+// eventfd for Close are registered; Go's netpoller offers no wait on a
+// listener's RawConn. A listener closed directly, not through Close, no
+// longer wakes the epoll; the wait's timeout finds it closed.
+type rawAcceptor struct {
+	ln    *net.TCPListener
+	rc    syscall.RawConn
+	epfd  int
+	efd   int
+	local netip.AddrPort // every connection's local address, if the listener has one
+
+	// The result of the last try: one accept at a time (acceptLoop), and
+	// try bound once so that a call allocates nothing.
+	sc     *sockConn
+	aerr   error
+	try    func(fd uintptr)
+	events [2]unix.EpollEvent
+
+	mu       sync.Mutex
+	released bool
+}
+
+// acceptTimeout bounds a wait, so that a listener closed without Close is
+// noticed.
+const acceptTimeout = time.Second
+
+// acceptor accepts from ln itself when ln is a TCP listener on a server
+// that speaks neither TLS nor PROXY protocol (see above); otherwise nil.
+func (e *evented) acceptor(ln net.Listener) acceptor {
+	s := e.srv
+	tl, ok := ln.(*net.TCPListener)
+	if !ok || s.TLSConfig != nil || s.ProxyProtocol != nil {
+		return nil
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	a := &rawAcceptor{ln: tl, rc: rc, epfd: -1, efd: -1}
+	// Every connection's local address is the listener's, unless the
+	// listener's is a wildcard: then the kernel tells each one's.
+	if la, ok := tl.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() {
+		a.local = la.AddrPort()
+	}
+	a.try = func(fd uintptr) { a.sc, a.aerr = accept4(int(fd), a.local) }
+	if a.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil // ln.Accept serves
+	}
+	if a.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		a.release()
+		return nil
+	}
+	var cerr error
+	err = rc.Control(func(fd uintptr) {
+		cerr = unix.EpollCtl(a.epfd, unix.EPOLL_CTL_ADD, int(fd), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.EpollCtl(a.epfd, unix.EPOLL_CTL_ADD, a.efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.efd)})
+	}
+	if err != nil {
+		a.release()
+		return nil
+	}
+	return a
+}
+
+func (a *rawAcceptor) Addr() net.Addr { return a.ln.Addr() }
+
+// accept returns the next connection. The listener's descriptor is used
+// only inside Control, which holds it open: a Close meanwhile closes it
+// after the call, never while its number could be reused.
+func (a *rawAcceptor) accept() (accepted, error) {
+	for {
+		if err := a.rc.Control(a.try); err != nil {
+			return nil, err // the listener was closed
+		}
+		switch a.aerr {
+		case nil:
+			sc := a.sc
+			a.sc = nil
+			return sc, nil
+		case unix.EAGAIN:
+		default:
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: a.ln.Addr(), Err: os.NewSyscallError("accept4", a.aerr)}
+		}
+		_, err := unix.EpollWait(a.epfd, a.events[:], int(acceptTimeout/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			return nil, os.NewSyscallError("epoll_wait", err)
+		}
+	}
+}
+
+// Close closes the listener and wakes an accept waiting.
+func (a *rawAcceptor) Close() error {
+	err := a.ln.Close()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.released {
+		one := [8]byte{1}
+		unix.Write(a.efd, one[:])
+	}
+	return err
+}
+
+func (a *rawAcceptor) release() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.released = true
+	for _, fd := range []int{a.efd, a.epfd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// accept4 accepts one connection from the listening socket lfd, non-blocking
+// and close-on-exec. local is the connection's local address, or the zero
+// AddrPort to ask the kernel. As Go's own accept does, it retries a
+// connection reset before it was accepted (ECONNABORTED) and an interrupted
+// call.
+func accept4(lfd int, local netip.AddrPort) (*sockConn, error) {
+	var rsa unix.RawSockaddrAny
+	for {
+		n := uint32(unix.SizeofSockaddrAny)
+		r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch e {
+		case 0:
+		case unix.ECONNABORTED, unix.EINTR:
+			continue
+		default:
+			return nil, e
+		}
+		fd := int(r)
+		if !local.IsValid() {
+			var lsa unix.RawSockaddrAny
+			ln := uint32(unix.SizeofSockaddrAny)
+			if _, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, r, uintptr(unsafe.Pointer(&lsa)), uintptr(unsafe.Pointer(&ln))); e != 0 {
+				unix.Close(fd)
+				if e == unix.ENOTCONN || e == unix.EINVAL {
+					continue // reset already: as ECONNABORTED
+				}
+				return nil, e
+			}
+			local = addrPortOf(&lsa)
+		}
+		return &sockConn{fd: fd, local: local, remote: addrPortOf(&rsa)}, nil
+	}
+}
+
+// addrPortOf converts an IPv4 or IPv6 socket address; others give the zero
+// AddrPort. An IPv6 zone is named after its interface, as Go's net names it.
+func addrPortOf(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), networkPort(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		ip := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			zone := strconv.FormatUint(uint64(sa.Scope_id), 10)
+			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
+				zone = ifi.Name
+			}
+			ip = ip.WithZone(zone)
+		}
+		return netip.AddrPortFrom(ip, networkPort(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// networkPort reads a port stored in network byte order.
+func networkPort(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
