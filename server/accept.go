@@ -18,7 +18,9 @@ const (
 
 // accepted is a connection from its accept until an engine takes it over,
 // as admission sees it: a net.Conn from a listener's Accept, or a sockConn,
-// a socket an engine accepted itself (see engine.acceptor).
+// a socket an engine accepted itself (see engine.acceptor). A sockConn is
+// valid only until the next accept: admission and the engine's serve copy
+// what they keep of it.
 type accepted interface {
 	LocalAddr() net.Addr
 	RemoteAddr() net.Addr

@@ -67,8 +67,10 @@ type rawAcceptor struct {
 	local netip.AddrPort // every connection's local address, if the listener has one
 
 	// The result of the last try: one accept at a time (acceptLoop), and
-	// try bound once so that a call allocates nothing.
-	sc     *sockConn
+	// try bound once so that a call allocates nothing. sc is reused: the
+	// engine's serve copies what it needs before the next accept (see
+	// accepted).
+	sc     sockConn
 	aerr   error
 	try    func(fd uintptr)
 	events [2]unix.EpollEvent
@@ -99,7 +101,7 @@ func (e *evented) acceptor(ln net.Listener) acceptor {
 	if la, ok := tl.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() {
 		a.local = la.AddrPort()
 	}
-	a.try = func(fd uintptr) { a.sc, a.aerr = accept4(int(fd), a.local) }
+	a.try = func(fd uintptr) { a.aerr = accept4(int(fd), a.local, &a.sc) }
 	if a.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil // ln.Accept serves
 	}
@@ -136,9 +138,7 @@ func (a *rawAcceptor) accept() (accepted, error) {
 		}
 		switch a.aerr {
 		case nil:
-			sc := a.sc
-			a.sc = nil
-			return sc, nil
+			return &a.sc, nil
 		case unix.EAGAIN:
 		default:
 			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: a.ln.Addr(), Err: os.NewSyscallError("accept4", a.aerr)}
@@ -173,12 +173,12 @@ func (a *rawAcceptor) release() {
 	}
 }
 
-// accept4 accepts one connection from the listening socket lfd, non-blocking
-// and close-on-exec. local is the connection's local address, or the zero
-// AddrPort to ask the kernel. As Go's own accept does, it retries a
+// accept4 accepts one connection from the listening socket lfd into sc,
+// non-blocking and close-on-exec. local is the connection's local address,
+// or the zero AddrPort to ask the kernel. As Go's own accept does, it retries a
 // connection reset before it was accepted (ECONNABORTED) and an interrupted
 // call.
-func accept4(lfd int, local netip.AddrPort) (*sockConn, error) {
+func accept4(lfd int, local netip.AddrPort, sc *sockConn) error {
 	var rsa unix.RawSockaddrAny
 	for {
 		n := uint32(unix.SizeofSockaddrAny)
@@ -188,7 +188,7 @@ func accept4(lfd int, local netip.AddrPort) (*sockConn, error) {
 		case unix.ECONNABORTED, unix.EINTR:
 			continue
 		default:
-			return nil, e
+			return e
 		}
 		fd := int(r)
 		if !local.IsValid() {
@@ -199,11 +199,12 @@ func accept4(lfd int, local netip.AddrPort) (*sockConn, error) {
 				if e == unix.ENOTCONN || e == unix.EINVAL {
 					continue // reset already: as ECONNABORTED
 				}
-				return nil, e
+				return e
 			}
 			local = addrPortOf(&lsa)
 		}
-		return &sockConn{fd: fd, local: local, remote: addrPortOf(&rsa)}, nil
+		*sc = sockConn{fd: fd, local: local, remote: addrPortOf(&rsa)}
+		return nil
 	}
 }
 
