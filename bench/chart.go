@@ -88,7 +88,7 @@ func writeCharts(dir string, rep *report) ([]string, error) {
 			y                  func(*result) float64
 		}{
 			{"msgs", "messages/s", "messages/s", func(r *result) float64 { return r.MsgsPerSec }},
-			{"eff", "messages per server CPU-second", "msg/srv-CPU-s", func(r *result) float64 { return r.MsgsPerCPUSec }},
+			{"eff", "messages per server CPU-second", "msg/srv-CPU-s", (*result).eff},
 		} {
 			specs = append(specs, chartSpec{
 				name:   fmt.Sprintf("%s-vs-size-c%d", m.name, n),

@@ -59,8 +59,11 @@
 // round (by msg/s, conn/s or RSS per connection; the lower middle one for
 // an even N, so all of a row's figures were measured together), and the
 // main figure shows its range over the rounds in brackets: 52210
-// (49.9k–54.0k). results.json and results.csv keep every round's figure. A
-// cell that fails in any round fails; one starved in any round is flagged.
+// (49.9k–54.0k). msg/srv-CPU-s is the exception: it is the median of every
+// round's own, with its range, since the round with the median msg/s need
+// not have the median efficiency. results.json and results.csv keep every
+// round's figures. A cell that fails in any round fails; one starved in
+// any round is flagged.
 //
 // When a run has more than one engine, the table is followed by the
 // engines side by side: a row per message size and connection count, a

@@ -76,6 +76,23 @@ type result struct {
 	RoundValues []float64 `json:"round_values,omitempty"`
 	RoundMin    float64   `json:"round_min,omitempty"`
 	RoundMax    float64   `json:"round_max,omitempty"`
+	// With -rounds N > 1, every round's msg/srv-CPU-s (conn/srv-CPU-s), in
+	// order, and their median and range. The round with the median msg/s
+	// need not have the median efficiency, and efficiency is what tells
+	// engines apart, so its own median is what the tables show.
+	EffRoundValues []float64 `json:"eff_round_values,omitempty"`
+	EffMedian      float64   `json:"eff_median,omitempty"`
+	EffMin         float64   `json:"eff_min,omitempty"`
+	EffMax         float64   `json:"eff_max,omitempty"`
+}
+
+// eff is the cell's messages (connections) per server CPU-second: the
+// median over its rounds, or its one round's.
+func (r *result) eff() float64 {
+	if r.EffMedian > 0 {
+		return r.EffMedian
+	}
+	return r.MsgsPerCPUSec
 }
 
 // A workload is what an echo cell's clients do, whatever the engine and
@@ -283,6 +300,10 @@ var csvColumns = []column{
 	floatsCol("round_values", func(r *result) *[]float64 { return &r.RoundValues }),
 	floatCol("round_min", func(r *result) *float64 { return &r.RoundMin }),
 	floatCol("round_max", func(r *result) *float64 { return &r.RoundMax }),
+	floatsCol("eff_round_values", func(r *result) *[]float64 { return &r.EffRoundValues }),
+	floatCol("eff_median", func(r *result) *float64 { return &r.EffMedian }),
+	floatCol("eff_min", func(r *result) *float64 { return &r.EffMin }),
+	floatCol("eff_max", func(r *result) *float64 { return &r.EffMax }),
 	strCol("error", func(r *result) *string { return &r.Error }),
 	strCol("note", func(r *result) *string { return &r.Note }),
 }

@@ -49,12 +49,24 @@ func (r *result) figure() float64 {
 	return r.MsgsPerSec
 }
 
+// medianOf returns the indices of the median of values (the lower middle
+// one when the count is even), of the least and of the greatest.
+func medianOf(values []float64) (mid, lo, hi int) {
+	order := make([]int, len(values))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(values[a], values[b]) })
+	return order[(len(order)-1)/2], order[0], order[len(order)-1]
+}
+
 // combineRounds makes one result of a cell's rounds, in the order they
 // ran. A cell that failed (or was unavailable) in any round fails, with the
 // first such round's error. Otherwise it is the median round, by figure
 // (the lower middle one when the count is even, so that every number
 // shown was measured together), with every round's figure, their minimum
-// and maximum added; it is starved when any round was, with the most
+// and maximum added, and the same for msg/srv-CPU-s when every round has
+// one; it is starved when any round was, with the most
 // connections starved of any round.
 func combineRounds(rounds []result) result {
 	n := len(rounds)
@@ -69,18 +81,21 @@ func combineRounds(rounds []result) result {
 		}
 	}
 	values := make([]float64, n)
+	effs := make([]float64, n)
 	for i := range rounds {
 		values[i] = rounds[i].figure()
+		effs[i] = rounds[i].MsgsPerCPUSec
 	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(values[a], values[b]) })
-	out := rounds[order[(n-1)/2]]
+	mid, lo, hi := medianOf(values)
+	out := rounds[mid]
 	out.Rounds = n
 	out.RoundValues = values
-	out.RoundMin, out.RoundMax = values[order[0]], values[order[n-1]]
+	out.RoundMin, out.RoundMax = values[lo], values[hi]
+	if !slices.Contains(effs, 0) { // every round read its server's CPU
+		mid, lo, hi = medianOf(effs)
+		out.EffRoundValues = effs
+		out.EffMedian, out.EffMin, out.EffMax = effs[mid], effs[lo], effs[hi]
+	}
 	for _, r := range rounds {
 		if r.Starved > out.Starved {
 			out.Starved = r.Starved

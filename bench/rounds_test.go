@@ -67,6 +67,16 @@ func TestCombineRounds(t *testing.T) {
 			[]result{echo(500, statusOK), failed, echo(600, statusOK)},
 			result{Kind: kindEcho, Engine: "threaded", Conns: 4, Status: statusFailed,
 				Error: "round 2 of 3: conn 1: short read", Rounds: 3}},
+		{"msg/srv-CPU-s has a median of its own",
+			[]result{
+				{Kind: kindEcho, Engine: "evented", Conns: 4, MsgsPerSec: 900, MsgsPerCPUSec: 100, Status: statusOK},
+				{Kind: kindEcho, Engine: "evented", Conns: 4, MsgsPerSec: 300, MsgsPerCPUSec: 300, Status: statusOK},
+				{Kind: kindEcho, Engine: "evented", Conns: 4, MsgsPerSec: 600, MsgsPerCPUSec: 250, Status: statusOK},
+				{Kind: kindEcho, Engine: "evented", Conns: 4, MsgsPerSec: 700, MsgsPerCPUSec: 200, Status: statusOK},
+			},
+			result{Kind: kindEcho, Engine: "evented", Conns: 4, MsgsPerSec: 600, MsgsPerCPUSec: 250, Status: statusOK,
+				Rounds: 4, RoundValues: []float64{900, 300, 600, 700}, RoundMin: 300, RoundMax: 900,
+				EffRoundValues: []float64{100, 300, 250, 200}, EffMedian: 200, EffMin: 100, EffMax: 300}},
 		{"idle cells go by RSS per connection",
 			[]result{
 				{Kind: kindIdle, Engine: "evented", Conns: 1000, RSSPerConn: 900, RSSAfter: 9, Status: statusOK},

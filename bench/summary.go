@@ -52,7 +52,7 @@ func writeSummary(w io.Writer, results []result) error {
 		get  func(*result) float64
 	}{
 		{"msg/s", func(r *result) float64 { return r.MsgsPerSec }},
-		{"msg/srv-CPU-s", func(r *result) float64 { return r.MsgsPerCPUSec }},
+		{"msg/srv-CPU-s", (*result).eff},
 	} {
 		fmt.Fprintf(&b, "\n| %s: size × conns | %s |\n", fig.name, strings.Join(engines, " | "))
 		b.WriteString("| --- |" + strings.Repeat(" ---: |", len(engines)) + "\n")

@@ -40,7 +40,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	}
 	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); %s; client CPU is the bench process's CPU per wall second (100%% = one core)\n", rep.Warmup, rep.Duration, latency)
 	if rep.Rounds > 1 {
-		fmt.Fprintf(&b, "%d rounds: each row is its cell's median round (by msg/s, conn/s or RSS per conn), whose range over the rounds follows in brackets\n", rep.Rounds)
+		fmt.Fprintf(&b, "%d rounds: each row is its cell's median round (by msg/s, conn/s or RSS per conn), whose range over the rounds follows in brackets; msg/srv-CPU-s (conn/srv-CPU-s) is the median of every round's, with its own range\n", rep.Rounds)
 	}
 	b.WriteString("\n")
 	if len(echo) > 0 {
@@ -56,7 +56,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 					fmt.Sprintf("%.1f", r.P99us),
 					fmt.Sprintf("%.1f", r.P999us),
 					orDash(r.ServerCPUSec > 0, "%.2f", r.ServerCPUSec),
-					orDash(r.MsgsPerCPUSec > 0, "%.0f", r.MsgsPerCPUSec),
+					fmtEff(r),
 					fmt.Sprintf("%.0f%%", 100*r.ClientCPUShare),
 					orDash(r.ServerPeakRSS > 0, "%s", fmtMiB(r.ServerPeakRSS)),
 					fmt.Sprintf("%d–%d", r.MinPerConn, r.MaxPerConn),
@@ -86,7 +86,7 @@ func writeMarkdown(w io.Writer, rep *report) error {
 					fmt.Sprintf("%.1f", r.P50us),
 					fmt.Sprintf("%.1f", r.P99us),
 					orDash(r.ServerCPUSec > 0, "%.2f", r.ServerCPUSec),
-					orDash(r.MsgsPerCPUSec > 0, "%.0f", r.MsgsPerCPUSec),
+					fmtEff(r),
 					fmt.Sprintf("%.0f%%", 100*r.ClientCPUShare),
 				)
 			} else {
@@ -130,6 +130,18 @@ func roundRange(r result, f func(float64) string) string {
 		return ""
 	}
 	return " (" + f(r.RoundMin) + "–" + f(r.RoundMax) + ")"
+}
+
+// fmtEff writes a cell's msg/srv-CPU-s: the median over its rounds with
+// their range, or its one round's; a dash when it could not be read.
+func fmtEff(r result) string {
+	switch {
+	case r.EffMedian > 0:
+		return fmt.Sprintf("%.0f (%s–%s)", r.EffMedian, fmtRate(r.EffMin), fmtRate(r.EffMax))
+	case r.MsgsPerCPUSec > 0:
+		return fmt.Sprintf("%.0f", r.MsgsPerCPUSec)
+	}
+	return dash
 }
 
 // fmtRate writes a rate to about three digits: 987, 61.7k, 1.23M.
