@@ -35,7 +35,7 @@ type acceptor interface {
 	Close() error
 	Addr() net.Addr
 	// release frees what the acceptor holds besides the listener, once the
-	// accept loop is done with it and it is no longer tracked.
+	// accept loop is done with it; Close stays safe to call after it.
 	release()
 }
 

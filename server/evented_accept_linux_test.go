@@ -4,6 +4,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"net"
 	"path/filepath"
@@ -53,10 +54,7 @@ func TestAcceptorChoice(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(s)
 			}
-			if err := s.init(); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			initServer(t, s)
 			ln := tc.listen(t)
 			defer ln.Close()
 			acc := s.eng.acceptor(ln)
@@ -170,9 +168,7 @@ func TestRawAcceptorClose(t *testing.T) {
 func newTestRawAcceptor(t *testing.T, ln net.Listener) *rawAcceptor {
 	t.Helper()
 	s := &Server{Engine: Evented, Handler: HandlerFunc(func(Conn, []byte) {})}
-	if err := s.init(); err != nil {
-		t.Fatal(err)
-	}
+	initServer(t, s)
 	acc, ok := s.eng.acceptor(ln).(*rawAcceptor)
 	if !ok {
 		t.Fatal("no raw acceptor for a TCP listener")
@@ -180,7 +176,23 @@ func newTestRawAcceptor(t *testing.T, ln net.Listener) *rawAcceptor {
 	t.Cleanup(func() {
 		acc.Close()
 		acc.release()
-		s.Close()
 	})
 	return acc
+}
+
+// initServer readies s's engine without serving, and shuts it down when
+// the test ends, waiting for its loops: the tests after it count
+// descriptors.
+func initServer(t *testing.T, s *Server) {
+	t.Helper()
+	if err := s.init(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
 }

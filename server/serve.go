@@ -94,12 +94,15 @@ func (s *Server) serve(ln net.Listener, hint int) error {
 	if acc == nil {
 		acc = &netAcceptor{ln}
 	}
-	defer acc.release()
 	if !s.trackListener(acc, true) {
 		acc.Close()
+		acc.release()
 		return ErrServerClosed
 	}
+	// Untracked last, so that Shutdown, which waits until no listener is
+	// tracked, returns with every descriptor of the acceptor closed.
 	defer s.trackListener(acc, false)
+	defer acc.release()
 	defer acc.Close()
 	return s.acceptLoop(acc, hint)
 }
