@@ -156,8 +156,7 @@ func (a *rawAcceptor) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.released {
-		one := [8]byte{1}
-		unix.Write(a.efd, one[:])
+		signal(a.efd)
 	}
 	return err
 }

@@ -116,10 +116,15 @@ func (l *loop) post(fn func(*loop, *evConn), c *evConn) bool {
 	// The eventfd is written under mu so that it cannot be closed (and its
 	// number reused) in between.
 	if !l.woken.Swap(true) {
-		one := [8]byte{1}
-		unix.Write(l.efd, one[:])
+		signal(l.efd)
 	}
 	return true
+}
+
+// signal adds one to eventfd efd, waking whoever waits for it in epoll.
+func signal(efd int) {
+	one := [8]byte{1}
+	unix.Write(efd, one[:])
 }
 
 // exit closes the loop's descriptors; posts from now on are refused.
