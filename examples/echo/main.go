@@ -3,6 +3,7 @@
 //
 //	go run ./examples/echo -addr 127.0.0.1:7000
 //	go run ./examples/echo -network unix -addr /tmp/echo.sock
+//	go run ./examples/echo -network udp            # datagrams, with packet.Server
 //	go run ./examples/echo -tls-self-signed        # TLS; prints where the certificate is
 //	go run ./examples/echo -tls-cert c.pem -tls-key k.pem -tls-client-ca ca.pem
 //
@@ -62,7 +63,7 @@ func run(args []string) error {
 	srv := &server.Server{Handler: h}
 	var (
 		addr     = fs.String("addr", defaultAddr, "address to listen on; a port of 0 picks a free one; a path for -network unix")
-		network  = fs.String("network", "tcp", "tcp or unix")
+		network  = fs.String("network", "tcp", "tcp, unix, or udp (udp4, udp6: a datagram echo, which takes only -addr, -workers, -shutdown-timeout and -log)")
 		grace    = fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
 		logLevel = fs.String("log", "", "log to stderr at this level: debug, info, warn, error (default: silent)")
 	)
@@ -101,6 +102,9 @@ func run(args []string) error {
 		}
 		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		h.log = srv.Logger
+	}
+	if isUDP(*network) {
+		return runUDP(fs, *network, *addr, *grace, srv.Workers, srv.Logger)
 	}
 	if *network == "unix" && *addr == defaultAddr {
 		*addr = filepath.Join(os.TempDir(), "sockpool-echo.sock")

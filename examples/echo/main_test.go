@@ -159,3 +159,71 @@ func TestSIGTERMWhileClientSends(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoUDP runs the datagram echo (-network udp) in its own process:
+// the listening line names udp and the port picked, datagrams from 1 B to
+// the largest UDP payload come back byte for byte, and SIGTERM makes it
+// shut down and exit 0.
+func TestEchoUDP(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-network", "udp", "-addr", "127.0.0.1:0", "-workers", "4")
+	cmd.Env = append(os.Environ(), "SOCKPOOL_ECHO_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v; stderr: %s", err, stderr.String())
+	}
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "listening" || f[1] != "udp" || strings.HasSuffix(f[2], ":0") {
+		t.Fatalf("first line %q, want \"listening udp <address with the port picked>\"", line)
+	}
+	c, err := net.Dial("udp", f[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, n := range []int{1, 100, 1472, 9000, 65507} {
+		msg := bytes.Repeat([]byte("udp "), n/4+1)[:n]
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got := make([]byte, 65536)
+		k, err := c.Read(got)
+		if err != nil || !bytes.Equal(got[:k], msg) {
+			t.Fatalf("echo of %d bytes: %d bytes back, %v (equal: %v)", n, k, err, bytes.Equal(got[:k], msg))
+		}
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v; stderr: %s", err, stderr.String())
+	}
+}
+
+// TestUDPRefusesStreamFlags: flags of the stream server are refused with
+// -network udp, by name, rather than quietly ignored.
+func TestUDPRefusesStreamFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-network", "udp", "-tls-self-signed"}, "-tls-self-signed"},
+		{[]string{"-network", "udp", "-engine", "evented", "-allow", "10.0.0.0/8"}, "-allow, -engine"},
+		{[]string{"-network", "udp7"}, `unknown network "udp7"`},
+	}
+	for _, tt := range tests {
+		if err := run(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run(%q) = %v, want an error naming %s", tt.args, err, tt.want)
+		}
+	}
+}
