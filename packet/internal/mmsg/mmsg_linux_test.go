@@ -210,3 +210,23 @@ func TestNewReaderBounds(t *testing.T) {
 		t.Errorf("Read(nil) = %d, %v; want 0, nil", n, err)
 	}
 }
+
+// TestReadAllocs holds Read to its claim of no allocation: the headers are
+// reused and RawConn.Read gets a callback bound once.
+func TestReadAllocs(t *testing.T) {
+	srv, r, client := pair(t, 4)
+	srv.SetReadDeadline(time.Now().Add(10 * time.Second))
+	bufs := [][]byte{make([]byte, 64)}
+	msg := []byte("x")
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := client.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.Read(bufs); n != 1 || err != nil {
+			t.Fatalf("Read = %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Read allocates %.1f times per datagram, want 0", allocs)
+	}
+}
