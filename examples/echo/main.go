@@ -74,7 +74,7 @@ func run(args []string) error {
 	fs.IntVar(&srv.ReadBufferSize, "bufsize", 0, "read buffer size in bytes, rounded up to a power of two; 0: the tuner picks per connection")
 	fs.IntVar(&srv.MinReadBufferSize, "min-bufsize", 0, "with -bufsize 0: the tuner's smallest size (0: 512)")
 	fs.IntVar(&srv.MaxReadBufferSize, "max-bufsize", 0, "with -bufsize 0: the tuner's largest size (0: 256 KiB)")
-	fs.IntVar(&srv.Workers, "workers", 0, "worker pool size (0: follow -max-conns)")
+	fs.IntVar(&srv.Workers, "workers", 0, "worker pool size (0: follow -max-conns; with -network udp, the most handler calls at once, 0: packet.Server's default)")
 	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once")
 	fs.TextVar(&srv.Overflow, "overflow", pool.Block, "when full: block (wait in the kernel backlog) or reject (close at once)")
 	fs.DurationVar(&srv.IdleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
