@@ -36,7 +36,7 @@ func runIdle(ctx context.Context, addr string, n int, seed uint64, rss func() (i
 	}
 	// One connection served first, so the server's per-process start-up
 	// costs (first buffers, first loop wake-up) are in the baseline.
-	warm, failed, err := dialAll(ctx, addr, 1, nil)
+	warm, failed, err := dialAll(ctx, "tcp", addr, 1, nil)
 	if err != nil {
 		return fail(failed, err)
 	}
@@ -48,7 +48,7 @@ func runIdle(ctx context.Context, addr string, n int, seed uint64, rss func() (i
 		return fail(0, err)
 	}
 
-	conns, failed, err := dialAll(ctx, addr, n, nil)
+	conns, failed, err := dialAll(ctx, "tcp", addr, n, nil)
 	if err != nil {
 		return fail(failed, err)
 	}

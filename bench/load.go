@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -28,13 +27,6 @@ const (
 // this many (no lock is ever contended), shared beyond it. Each is about
 // 220 KB at this range and precision.
 const histShards = 64
-
-// inlineWriteMax is the most a connection writes (message size × pipeline
-// depth) before reading the echoes, on the same goroutine. More could fill
-// both socket buffers against a server that echoes as it reads, and
-// deadlock; it is written from a goroutine of its own while the echoes are
-// read.
-const inlineWriteMax = 64 << 10
 
 // stopGrace is how long connections may take to finish the round trip in
 // flight when the measured window ends, before their reads are cut.
@@ -64,12 +56,19 @@ var errShortRead = errors.New("bench: short read")
 type loadSpec struct {
 	Addr     string        // server address, host:port
 	Size     int           // message size in bytes
-	Conns    int           // closed-loop connections
-	Pipeline int           // messages in flight per connection; 0 means 1
+	Conns    int           // closed-loop clients: connections, or UDP sockets
+	Pipeline int           // messages in flight per connection; 0 means 1 (TCP only)
 	Warmup   time.Duration // run, unmeasured, before the window
 	Duration time.Duration // the measured window
-	Seed     uint64        // seeds every connection's pattern
+	Seed     uint64        // seeds every client's pattern
 	TLS      *tls.Config   // if not nil, every connection is TLS, handshaken before the warm-up
+
+	// UDP makes every client a UDP socket connected to Addr, which sends
+	// one datagram of Size bytes at a time and waits for its echo.
+	UDP bool
+	// LossTimeout is how long a UDP client waits for an echo before it
+	// counts the datagram lost and sends the next; 0 means udpLossTimeout.
+	LossTimeout time.Duration
 
 	// ServerCPU, when set, reads the server's CPU time; it is called at the
 	// start and at the end of the measured window.
@@ -79,10 +78,11 @@ type loadSpec struct {
 // A loadResult is what the generator measured in one cell.
 type loadResult struct {
 	Window    time.Duration           // the measured window's real length
-	PerConn   []int64                 // messages echoed in the window, per connection
-	Hist      *hdrhistogram.Histogram // per-message latency in ns, all connections
+	PerConn   []int64                 // messages echoed in the window, per client
+	Hist      *hdrhistogram.Histogram // per-message latency in ns, all clients
 	Errors    int64                   // failed dials, writes, reads and mismatches
 	FirstErr  error                   // the first of them
+	Lost      int64                   // UDP datagrams given up in the window, no echo within the loss timeout
 	ClientCPU time.Duration           // this process's CPU time in the window
 	ServerCPU time.Duration           // the server's CPU time in the window (if spec.ServerCPU)
 	CPUErr    error                   // why ServerCPU could not be read
@@ -94,27 +94,43 @@ type latencies struct {
 	h  *hdrhistogram.Histogram
 }
 
-// A worker is one closed-loop connection.
+// A worker is one closed-loop client of an echo cell: it sends messages
+// over its transport and checks their echoes, over and over.
 type worker struct {
-	conn  net.Conn
+	tr    transport
 	pat   *pattern
-	msgs  [][]byte       // the messages in flight, slices of pat's block
-	sent  []atomic.Int64 // when each message's write began, ns since base
-	base  time.Time
-	vec   net.Buffers // scratch for writev
-	buf   []byte      // the echoes of msgs, back to back
+	msgs  [][]byte // the messages in flight, slices of pat's block
 	lat   *latencies
 	count int64 // messages echoed in the window
+	lost  int64 // messages given up for lost in the window (UDP)
 	err   error
 }
 
-// runLoad runs closed-loop echo connections against spec.Addr: every
+// A transport carries one worker's messages to the server and their
+// echoes back: a TCP (or TLS) connection, or a UDP socket. The worker's
+// loop, the accounting and the phases are the same over either.
+type transport interface {
+	// exchange sends msgs, reads their echoes and checks every byte of
+	// each against its message; done gets each message's latency, from
+	// its send to the end of its echo, as soon as the echo is in. An error
+	// wrapping errLost means an echo did not come back in time: the
+	// worker counts it and goes on. Any other error ends the worker.
+	exchange(msgs [][]byte, done func(time.Duration)) error
+}
+
+// runLoad runs closed-loop echo clients against spec.Addr: every TCP
 // connection writes spec.Pipeline messages, reads their echoes in full and
-// in order and checks each byte, over and over. All connections are open before the warm-up; round trips
-// completed during the window are counted and timed. ctx cuts the run short.
+// in order and checks each byte, over and over; every UDP socket does the
+// same with one datagram at a time. All clients are open before the
+// warm-up; round trips completed during the window are counted and timed.
+// ctx cuts the run short.
 func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 	res := &loadResult{Hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
-	conns, dialErrs, err := dialAll(ctx, spec.Addr, spec.Conns, spec.TLS)
+	network := "tcp"
+	if spec.UDP {
+		network = "udp"
+	}
+	conns, dialErrs, err := dialAll(ctx, network, spec.Addr, spec.Conns, spec.TLS)
 	defer closeAll(conns)
 	if err != nil {
 		res.Errors, res.FirstErr = int64(dialErrs), err
@@ -127,17 +143,19 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 		shards[i] = &latencies{h: hdrhistogram.New(histMin, histMax, histSigFigs)}
 	}
 	depth := max(spec.Pipeline, 1)
+	timeout := cmp.Or(spec.LossTimeout, udpLossTimeout)
 	workers := make([]*worker, len(conns))
 	for i, c := range conns {
-		workers[i] = &worker{
-			conn: c,
-			pat:  newPattern(spec.Seed, uint64(i), spec.Size),
-			msgs: make([][]byte, depth),
-			sent: make([]atomic.Int64, depth),
-			base: time.Now(),
-			buf:  make([]byte, depth*spec.Size),
-			lat:  shards[i%len(shards)],
+		w := &worker{
+			pat: newPattern(spec.Seed, uint64(i), spec.Size),
+			lat: shards[i%len(shards)],
 		}
+		if spec.UDP {
+			w.msgs, w.tr = make([][]byte, 1), newDatagramConn(c, spec.Size, timeout)
+		} else {
+			w.msgs, w.tr = make([][]byte, depth), newStreamConn(c, spec.Size, depth)
+		}
+		workers[i] = w
 	}
 
 	var phase atomic.Int32
@@ -159,7 +177,7 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 
 	// Let the round trips in flight finish, then cut the reads of
 	// connections the server never answered (a starved connection waits
-	// for ever).
+	// for ever; a UDP client gives up after its loss timeout anyway).
 	select {
 	case <-done:
 	case <-time.After(stopGrace):
@@ -172,6 +190,7 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 	res.PerConn = make([]int64, len(workers))
 	for i, w := range workers {
 		res.PerConn[i] = w.count
+		res.Lost += w.lost
 		if w.err != nil {
 			res.Errors++
 			if res.FirstErr == nil {
@@ -180,7 +199,7 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 		}
 	}
 	if interrupted {
-		res.cutShort(ctx, "connection")
+		res.cutShort(ctx, "client")
 	}
 	for _, s := range shards {
 		res.Hist.Merge(s.h)
@@ -242,119 +261,39 @@ func sleepCtx(ctx context.Context, d time.Duration, done <-chan struct{}) bool {
 	}
 }
 
-// run is a connection's closed loop; it returns when the phase is stop, or
-// at its first error, which it keeps in w.err.
+// run is a client's closed loop; it returns when the phase is stop, or at
+// its first error, which it keeps in w.err. A lost datagram is counted and
+// the loop goes on with the next message.
 func (w *worker) run(phase *atomic.Int32) {
+	// One closure for the whole loop: made per exchange, it would escape
+	// through the interface call and cost an allocation per round trip.
+	record := func(d time.Duration) {
+		if phase.Load() == phaseMeasure {
+			w.lat.mu.Lock()
+			w.lat.h.RecordValue(int64(d))
+			w.lat.mu.Unlock()
+			w.count++
+		}
+	}
 	for phase.Load() != phaseStop {
 		for i := range w.msgs {
 			w.msgs[i] = w.pat.next()
 		}
-		err := w.exchange(func(d time.Duration) {
+		err := w.tr.exchange(w.msgs, record)
+		switch {
+		case err == nil:
+		case errors.Is(err, errLost):
 			if phase.Load() == phaseMeasure {
-				w.lat.mu.Lock()
-				w.lat.h.RecordValue(int64(d))
-				w.lat.mu.Unlock()
-				w.count++
+				w.lost++
 			}
-		})
-		if err != nil {
+		case phase.Load() == phaseStop && errors.Is(err, os.ErrDeadlineExceeded):
 			// A read cut by the runner after the window is not the server's fault.
-			if phase.Load() == phaseStop && errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
+			return
+		default:
 			w.err = err
 			return
 		}
 	}
-}
-
-// exchange writes the messages of w.msgs, reads their echoes into w.buf in
-// order and checks each one; done gets each message's latency, from the
-// start of its write to the end of its echo, as soon as its last byte is
-// read.
-func (w *worker) exchange(done func(time.Duration)) error {
-	size := len(w.msgs[0])
-	total := size * len(w.msgs)
-	var werr chan error
-	if total <= inlineWriteMax {
-		now := time.Now()
-		for i := range w.sent {
-			w.sent[i].Store(int64(now.Sub(w.base)))
-		}
-		var err error
-		if len(w.msgs) == 1 {
-			_, err = w.conn.Write(w.msgs[0])
-		} else {
-			// One writev for the batch: a pipelined client hands the
-			// kernel its messages together, as a real one would.
-			w.vec = append(w.vec[:0], w.msgs...)
-			vec := w.vec
-			_, err = vec.WriteTo(w.conn)
-		}
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-	} else {
-		werr = make(chan error, 1)
-		go func() {
-			for i, m := range w.msgs {
-				w.sent[i].Store(int64(time.Since(w.base)))
-				if _, err := w.conn.Write(m); err != nil {
-					werr <- err
-					return
-				}
-			}
-			werr <- nil
-		}()
-	}
-	got, err := w.readEchoes(done)
-	if werr != nil {
-		if err != nil {
-			w.conn.SetDeadline(time.Now()) // unblock the writer
-		}
-		if e := <-werr; e != nil && err == nil {
-			return fmt.Errorf("write: %w", e)
-		}
-	}
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: %d of %d bytes, then %w", errShortRead, got, total, err)
-		}
-		if errors.Is(err, errMismatch) {
-			return err
-		}
-		return fmt.Errorf("read after %d of %d bytes: %w", got, total, err)
-	}
-	return nil
-}
-
-// readEchoes reads the echoes of w.msgs into w.buf, checking and timing
-// each message as soon as its last byte is in; it returns the bytes read.
-// Reads ask for the whole rest of the batch, so a pipelined connection
-// takes several echoes per read when they are there.
-func (w *worker) readEchoes(done func(time.Duration)) (int, error) {
-	size := len(w.msgs[0])
-	got, next := 0, 0
-	for next < len(w.msgs) {
-		n, err := w.conn.Read(w.buf[got:])
-		got += n
-		for next < len(w.msgs) && got >= (next+1)*size {
-			echo := w.buf[next*size : (next+1)*size]
-			if !bytes.Equal(echo, w.msgs[next]) {
-				err := mismatch(echo, w.msgs[next])
-				if len(w.msgs) > 1 {
-					err = fmt.Errorf("message %d of %d in flight: %w", next+1, len(w.msgs), err)
-				}
-				return got, err
-			}
-			done(time.Since(w.base) - time.Duration(w.sent[next].Load()))
-			next++
-		}
-		if err != nil && next < len(w.msgs) {
-			return got, err
-		}
-	}
-	return got, nil
 }
 
 // mismatch describes where got first differs from want. It runs only on
@@ -367,10 +306,11 @@ func mismatch(got, want []byte) error {
 	return fmt.Errorf("%w: byte %d of %d is %#02x, want %#02x", errMismatch, i, len(want), got[i], want[i])
 }
 
-// dialAll opens n TCP connections to addr, dialParallel at a time, each
-// with a completed TLS handshake when conf is not nil. On an error it closes
+// dialAll opens n connections to addr over network (tcp, or udp for
+// connected UDP sockets), dialParallel at a time, each with a completed
+// TLS handshake when conf is not nil. On an error it closes
 // what it opened and returns how many dials failed and the first error.
-func dialAll(ctx context.Context, addr string, n int, conf *tls.Config) ([]net.Conn, int, error) {
+func dialAll(ctx context.Context, network, addr string, n int, conf *tls.Config) ([]net.Conn, int, error) {
 	conns := make([]net.Conn, n)
 	errs := make([]error, n)
 	d := net.Dialer{Timeout: dialTimeout}
@@ -381,7 +321,7 @@ func dialAll(ctx context.Context, addr string, n int, conf *tls.Config) ([]net.C
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			conns[i], errs[i] = d.DialContext(ctx, "tcp", addr)
+			conns[i], errs[i] = d.DialContext(ctx, network, addr)
 			if errs[i] == nil && conf != nil {
 				tc := tls.Client(conns[i], conf)
 				conns[i] = tc

@@ -40,6 +40,7 @@ type result struct {
 	// Pipeline is the messages in flight per connection (echo; -pipeline).
 	Pipeline int    `json:"pipeline,omitempty"`
 	TLS      bool   `json:"tls,omitempty"` // the connections were TLS (Engine then ends in "+tls")
+	UDP      bool   `json:"udp,omitempty"` // the clients were UDP sockets (Engine then ends in "/udp")
 	Status   string `json:"status"`
 	Error    string `json:"error,omitempty"` // the first error, or why the cell is unavailable
 	Note     string `json:"note,omitempty"`  // a figure that could not be read
@@ -57,8 +58,12 @@ type result struct {
 	MsgsPerCPUSec  float64 `json:"msgs_per_server_cpu_s,omitempty"`
 	ClientCPUShare float64 `json:"client_cpu_share,omitempty"` // bench CPU seconds per wall second (1 = one core)
 	Starved        int     `json:"starved,omitempty"`
-	MinPerConn     int64   `json:"min_per_conn,omitempty"`
-	MaxPerConn     int64   `json:"max_per_conn,omitempty"`
+	// Lost is the UDP datagrams given up in the window: no echo came
+	// within the loss timeout. Loss is not an error (UDP may lose
+	// datagrams), so a cell with losses keeps its figures.
+	Lost       int64 `json:"lost,omitempty"`
+	MinPerConn int64 `json:"min_per_conn,omitempty"`
+	MaxPerConn int64 `json:"max_per_conn,omitempty"`
 
 	// Both kinds.
 	ServerPeakRSS int64 `json:"server_peak_rss,omitempty"` // bytes, VmHWM
@@ -163,6 +168,7 @@ func (r *result) fillEcho(lr *loadResult) {
 		r.ServerCPUSec = lr.ServerCPU.Seconds()
 		r.MsgsPerCPUSec = float64(r.RoundTrips) / r.ServerCPUSec
 	}
+	r.Lost = lr.Lost
 	r.Status = statusOK
 	if r.Starved > 0 {
 		r.Status = statusStarved
@@ -184,7 +190,7 @@ func (r *result) fillIdle(ir *idleResult) {
 // fail marks r failed with err, dropping any figure it had.
 func (r *result) fail(err error) {
 	*r = result{Kind: r.Kind, Engine: r.Engine, Size: r.Size, BufSize: r.BufSize, Conns: r.Conns,
-		Pipeline: r.Pipeline, Errors: max(r.Errors, 1), Status: statusFailed, Error: err.Error()}
+		Pipeline: r.Pipeline, UDP: r.UDP, Errors: max(r.Errors, 1), Status: statusFailed, Error: err.Error()}
 }
 
 // writeJSON writes rep to path, indented.
@@ -235,6 +241,16 @@ func intCol[T int | int64](name string, f func(*result) *T) column {
 		}}
 }
 
+func boolCol(name string, f func(*result) *bool) column {
+	return column{name,
+		func(r *result) string { return strconv.FormatBool(*f(r)) },
+		func(r *result, s string) error {
+			v, err := strconv.ParseBool(s)
+			*f(r) = v
+			return err
+		}}
+}
+
 func floatCol(name string, f func(*result) *float64) column {
 	return column{name,
 		func(r *result) string { return strconv.FormatFloat(*f(r), 'g', -1, 64) },
@@ -277,6 +293,7 @@ var csvColumns = []column{
 	intCol("bufsize", func(r *result) *int { return &r.BufSize }),
 	intCol("conns", func(r *result) *int { return &r.Conns }),
 	intCol("pipeline", func(r *result) *int { return &r.Pipeline }),
+	boolCol("udp", func(r *result) *bool { return &r.UDP }),
 	strCol("status", func(r *result) *string { return &r.Status }),
 	intCol("errors", func(r *result) *int64 { return &r.Errors }),
 	floatCol("window_s", func(r *result) *float64 { return &r.WindowSec }),
@@ -290,6 +307,7 @@ var csvColumns = []column{
 	floatCol("msgs_per_server_cpu_s", func(r *result) *float64 { return &r.MsgsPerCPUSec }),
 	floatCol("client_cpu_share", func(r *result) *float64 { return &r.ClientCPUShare }),
 	intCol("starved", func(r *result) *int { return &r.Starved }),
+	intCol("lost", func(r *result) *int64 { return &r.Lost }),
 	intCol("min_per_conn", func(r *result) *int64 { return &r.MinPerConn }),
 	intCol("max_per_conn", func(r *result) *int64 { return &r.MaxPerConn }),
 	intCol("server_peak_rss", func(r *result) *int64 { return &r.ServerPeakRSS }),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,8 +45,15 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	}
 	b.WriteString("\n")
 	if len(echo) > 0 {
-		b.WriteString("| engine | size | bufsize | conns | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | srv CPU s | msg/srv-CPU-s | client CPU | srv peak RSS | rt/conn min–max | errors | status |\n")
-		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		// A run with UDP cells gets a lost column: datagrams given up,
+		// and their share of those sent.
+		withUDP := slices.ContainsFunc(echo, func(r result) bool { return r.UDP })
+		lostHead, lostAlign := "", ""
+		if withUDP {
+			lostHead, lostAlign = " lost |", " ---: |"
+		}
+		b.WriteString("| engine | size | bufsize | conns | msg/s | MB/s | p50 µs | p99 µs | p99.9 µs | srv CPU s | msg/srv-CPU-s | client CPU | srv peak RSS | rt/conn min–max | errors |" + lostHead + " status |\n")
+		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + lostAlign + " --- |\n")
 		for _, r := range echo {
 			row := []string{r.Engine, fmtSize(r.Size), fmtBuf(r.BufSize), fmt.Sprint(r.Conns)}
 			if r.Status == statusOK || r.Status == statusStarved {
@@ -64,7 +72,11 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			} else {
 				row = append(row, dash, dash, dash, dash, dash, dash, dash, dash, dash, dash)
 			}
-			row = append(row, fmt.Sprint(r.Errors), statusText(r))
+			row = append(row, fmt.Sprint(r.Errors))
+			if withUDP {
+				row = append(row, fmtLost(r))
+			}
+			row = append(row, statusText(r))
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 		}
 	}
@@ -142,6 +154,19 @@ func fmtEff(r result) string {
 		return fmt.Sprintf("%.0f", r.MsgsPerCPUSec)
 	}
 	return dash
+}
+
+// fmtLost writes a UDP cell's lost datagrams and their share of those
+// sent in the window: "12 lost (0.03%)"; a dash for a TCP cell or one
+// without figures.
+func fmtLost(r result) string {
+	if !r.UDP || (r.Status != statusOK && r.Status != statusStarved) {
+		return dash
+	}
+	if r.Lost == 0 {
+		return "0 lost"
+	}
+	return fmt.Sprintf("%d lost (%.2g%%)", r.Lost, 100*float64(r.Lost)/float64(r.Lost+r.RoundTrips))
 }
 
 // fmtRate writes a rate to about three digits: 987, 61.7k, 1.23M.
