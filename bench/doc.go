@@ -13,15 +13,18 @@
 //	go run ./bench -tls=both -sizes 1k,64k -conns 50 -handshakes 8   # TLS against plain, and handshakes/s
 //	go run ./bench -engines evented,net -sizes 64 -conns 50,100 -rounds 5   # medians of 5 rounds, with ranges
 //	go run ./bench -engines evented,gnet,c -external c=/tmp/cal/epoll_echo -loops 1   # one loop each, against a C loop
+//	go run ./bench -udp -engines packet,net,gnet -sizes 64,1k -conns 1,50   # UDP echo: packet.Server, net and gnet
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
 // by bench: its own engines (threaded, threaded-syscall, evented,
-// evented-pool) and the baseline net (Go's net package, a goroutine per
-// connection) are the bench binary re-executed in a hidden serve mode; the
+// evented-pool, and packet for UDP) and the baseline net (Go's net
+// package, a goroutine per connection) are the bench binary re-executed in
+// a hidden serve mode; the
 // peers gnet and nbio are built from their own modules in bench/peers on
 // first use (a peer that does not build is reported unavailable, with the
-// reason). A server is ready when it prints "listening tcp <addr>". An
+// reason). A server is ready when it prints "listening tcp <addr>" (a UDP
+// server "listening udp <addr>"). An
 // -external server (NAME=COMMAND) is started as COMMAND PORT with a free
 // port, and is ready once the port accepts. -loops N gives the evented
 // engines, gnet and nbio N event loops.
@@ -95,6 +98,30 @@
 // cell). conn/s counts connections; on a small machine the client's half
 // of each handshake costs as much as the server's, so compare engines on
 // conn/srv-CPU-s.
+//
+// # UDP
+//
+// -udp runs every echo cell over UDP instead, and -udp=both runs each
+// workload over TCP and over UDP; UDP cells are reported as
+// "<engine>/udp". The engines with a UDP echo server are packet
+// (sockpool's packet.Server with its defaults: recvmmsg batches, a worker
+// pool), net (one goroutine in a ReadFrom/WriteTo loop, the baseline) and
+// gnet (gnet's UDP server, OnTraffic replying with c.Write); any other
+// engine's UDP cell is reported unavailable. Each of -conns client
+// sockets is connected to the server and is a closed loop: it sends one
+// datagram of the message size (at most 65,507 bytes, the largest over
+// IPv4), waits for its echo and checks every byte, as a TCP connection
+// does. An echo that has not come within a second is given up: the
+// datagram is counted lost and the socket sends the next one (an echo that
+// comes later is recognised and skipped). Loss is not an error, so a cell
+// with losses keeps its figures, and the table gets a lost column: the
+// datagrams lost in the window and their share of those sent. A wrong, short
+// or long echo fails the cell. UDP cells keep one datagram in flight
+// (-pipeline is for TCP), have no TLS, and run at one read buffer, 64k,
+// whatever -bufsizes says: every server reads into a buffer that holds
+// the largest datagram. Servers and clients keep the kernel's default
+// socket buffers (net.core.rmem_default), so large datagrams from many
+// clients at once can overflow the server's and be lost.
 //
 // # Tuning the read buffer
 //

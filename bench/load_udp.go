@@ -9,11 +9,6 @@ import (
 	"time"
 )
 
-// maxDatagram is the largest UDP payload over IPv4: a 65,535-byte packet
-// less its IP (20) and UDP (8) headers. -sizes above it are refused for
-// UDP cells.
-const maxDatagram = 65507
-
 // udpLossTimeout is how long a UDP client waits for an echo before it
 // counts its datagram lost and sends the next one. A loopback round trip
 // takes microseconds, so an echo this late is not coming: the socket

@@ -69,7 +69,8 @@ type config struct {
 	rounds     int // times the matrix is run; each cell reports its median round
 	pin        *pinning
 	pinText    string
-	tls        string // tlsOff, tlsOn or tlsBoth
+	tls        string // modeOff, modeOn or modeBoth
+	udp        string // modeOff, modeOn or modeBoth: echo cells over UDP
 	handshakes []int  // handshake cells: concurrent clients
 	loops      int    // event loops of the evented engines and the peers; 0: their default
 	// external are servers from outside the project (the calibration echo
@@ -213,7 +214,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.pipeline, "pipeline", 1, "messages in flight per connection: each writes this many, then reads and checks their echoes in order")
 	fs.IntVar(&cfg.rounds, "rounds", 1, "run the matrix this many times, rotating the order of each workload's cells, and report each cell's median round with the range of its msg/s (conn/s, RSS per conn) over the rounds")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of bench itself (the load generator) to this file")
-	cfg.tls = tlsOff
+	cfg.tls = modeOff
 	fs.IntVar(&cfg.loops, "loops", 0, "event loops of the evented engines, gnet and nbio (0: each one's default, one per CPU)")
 	fs.Func("external", "NAME=COMMAND: an outside echo server to run as engine NAME, started as COMMAND PORT (it binds 127.0.0.1:PORT and prints nothing), such as the C calibration servers; repeatable", func(v string) error {
 		name, command, ok := strings.Cut(v, "=")
@@ -226,7 +227,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		cfg.external[strings.ToLower(name)] = command
 		return nil
 	})
-	fs.Var(tlsFlag{&cfg.tls}, "tls", "run the echo cells over TLS (tlsconf defaults, a self-signed certificate): -tls, or -tls=both for plain and TLS side by side; engines without TLS (gnet, nbio) get no TLS cells")
+	fs.Var(modeFlag{&cfg.tls}, "tls", "run the echo cells over TLS (tlsconf defaults, a self-signed certificate): -tls, or -tls=both for plain and TLS side by side; engines without TLS (gnet, nbio) get no TLS cells")
+	cfg.udp = modeOff
+	fs.Var(modeFlag{&cfg.udp}, "udp", "run the echo cells over UDP: each of -conns client sockets sends a datagram of -sizes bytes (at most 65507) and waits for its echo, which is counted lost after 1 s: -udp, or -udp=both for TCP and UDP side by side; engines with UDP: "+strings.Join(udpEngines, ", ")+" (others are reported unavailable)")
 	handshakeList := fs.String("handshakes", "", "handshake cells: concurrent clients, comma-separated; each client loops over new connection, full TLS handshake, one 64-byte echo, close, and again with session resumption")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
@@ -282,6 +285,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, fmt.Errorf("-pipeline %d × -sizes %s is over %s in flight per connection", cfg.pipeline, fmtSize(s), fmtSize(maxSize))
 		}
 	}
+	if cfg.udp != modeOff {
+		if err := checkUDP(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.rounds < 1 || cfg.rounds > maxRounds {
 		return nil, fmt.Errorf("-rounds: %d is out of range [1, %d]", cfg.rounds, maxRounds)
 	}
@@ -293,6 +301,22 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		cfg.out = filepath.Join("bench", "results", time.Now().Format("20060102-150405")+"-"+host)
 	}
 	return &cfg, nil
+}
+
+// checkUDP refuses what UDP cells cannot do.
+func checkUDP(cfg *config) error {
+	for _, s := range cfg.sizes {
+		if s > maxDatagram {
+			return fmt.Errorf("-udp: -sizes %s is over %d bytes, the largest UDP datagram", fmtSize(s), maxDatagram)
+		}
+	}
+	if cfg.pipeline > 1 {
+		return fmt.Errorf("-udp: a UDP client keeps one datagram in flight, -pipeline %d is for TCP cells", cfg.pipeline)
+	}
+	if cfg.udp == modeOn && cfg.tls != modeOff {
+		return errors.New("-udp: UDP cells have no TLS; -udp=both runs TCP cells (with -tls) beside UDP ones")
+	}
+	return nil
 }
 
 // parseEngines splits a comma list of engine names and checks each

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,6 +24,7 @@ type cell struct {
 	BufSize int
 	Conns   int
 	TLS     bool // echo over TLS (handshake cells always are)
+	UDP     bool // echo over UDP
 }
 
 func (c cell) String() string {
@@ -35,6 +38,9 @@ func (c cell) String() string {
 	if c.TLS {
 		engine = tlsLabel(engine)
 	}
+	if c.UDP {
+		engine = udpLabel(engine)
+	}
 	return fmt.Sprintf("%s size=%s bufsize=%s conns=%d", engine, fmtSize(c.Size), fmtBuf(c.BufSize), c.Conns)
 }
 
@@ -47,22 +53,32 @@ func (c cell) String() string {
 // size look 30% slower than the next in a -tune run. The handshake and
 // idle-connection cells come last. A buffer size of 0 (auto, the tuner) is
 // for sockpool's engines only: the peers have no tuner, so they get no
-// auto cells.
+// auto cells. UDP cells (-udp) follow the TCP cells of their workload,
+// one per engine at the UDP read buffer, udpBufSize; an engine without a
+// UDP server gets one too, which reports it unavailable.
 func (cfg *config) cells() []cell {
 	var out []cell
 	for _, s := range cfg.sizes {
 		for _, n := range cfg.conns {
 			for _, b := range cfg.bufSizes {
+				if cfg.udp == modeOn {
+					break
+				}
 				for _, e := range cfg.engines {
 					if b == 0 && !tunable(e) {
 						continue
 					}
-					if cfg.tls != tlsOn { // off (or unset) and both
+					if cfg.tls != modeOn { // off (or unset) and both
 						out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n})
 					}
-					if (cfg.tls == tlsOn || cfg.tls == tlsBoth) && tlsEngine(e) {
+					if (cfg.tls == modeOn || cfg.tls == modeBoth) && tlsEngine(e) {
 						out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: b, Conns: n, TLS: true})
 					}
+				}
+			}
+			if cfg.udp == modeOn || cfg.udp == modeBoth {
+				for _, e := range cfg.engines {
+					out = append(out, cell{Kind: kindEcho, Engine: e, Size: s, BufSize: udpBufSize, Conns: n, UDP: true})
 				}
 			}
 		}
@@ -207,10 +223,22 @@ func runMatrix(ctx context.Context, cfg *config, args []string, stderr io.Writer
 	return rep, nil
 }
 
-// command returns the argv and extra environment that start engine's server
-// with a read buffer of bufSize, building a peer on first use.
-func (r *runner) command(ctx context.Context, engine string, bufSize int, withTLS bool) ([]string, []string, error) {
-	flags := []string{"-addr", "127.0.0.1:0", "-bufsize", strconv.Itoa(bufSize)}
+// command returns the argv and extra environment that start the server of
+// cell c, building a peer on first use; an error says why the cell's
+// engine cannot serve it.
+func (r *runner) command(ctx context.Context, c cell) ([]string, []string, error) {
+	engine := c.Engine
+	withTLS := c.TLS || c.Kind == kindHandshake || c.Kind == kindResume
+	switch {
+	case c.UDP && !udpEngine(engine):
+		return nil, nil, fmt.Errorf("%s has no UDP server in bench (%s have)", engine, strings.Join(udpEngines, ", "))
+	case !c.UDP && engine == "packet":
+		return nil, nil, errors.New("packet is a UDP server: it runs in UDP cells only (-udp)")
+	}
+	flags := []string{"-addr", "127.0.0.1:0", "-bufsize", strconv.Itoa(c.BufSize)}
+	if c.UDP {
+		flags = append(flags, "-network", "udp")
+	}
 	if withTLS {
 		if r.tls == nil && r.tlsErr == nil {
 			r.tls, r.tlsErr = newTLSMaterial(r.tmp)
@@ -256,23 +284,26 @@ func (r *runner) command(ctx context.Context, engine string, bufSize int, withTL
 // the server's peak RSS belongs to this cell alone.
 func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	res := result{Kind: c.Kind, Engine: c.Engine, Size: c.Size, BufSize: c.BufSize, Conns: c.Conns}
-	withTLS := c.TLS || c.Kind == kindHandshake || c.Kind == kindResume
 	if c.Kind == kindEcho {
 		res.Pipeline = r.cfg.pipeline
 	}
 	if c.TLS {
 		res.TLS, res.Engine = true, tlsLabel(c.Engine)
 	}
+	network := "tcp"
+	if c.UDP {
+		res.UDP, res.Engine, network = true, udpLabel(c.Engine), "udp"
+	}
 	if need := uint64(c.Conns) + 64; fileLimit() < need {
 		res.fail(fmt.Errorf("needs %d open files, the limit is %d", need, fileLimit()))
 		return res
 	}
-	argv, env, err := r.command(ctx, c.Engine, c.BufSize, withTLS)
+	argv, env, err := r.command(ctx, c)
 	if err != nil {
 		res.Status, res.Error = statusUnavailable, err.Error()
 		return res
 	}
-	srv, err := startServer(ctx, argv, env)
+	srv, err := startServer(ctx, network, argv, env)
 	if err != nil {
 		res.fail(err)
 		return res
@@ -291,7 +322,7 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	switch c.Kind {
 	case kindEcho:
 		spec := loadSpec{
-			Addr: srv.addr, Size: c.Size, Conns: c.Conns, Pipeline: r.cfg.pipeline,
+			Addr: srv.addr, Size: c.Size, Conns: c.Conns, Pipeline: r.cfg.pipeline, UDP: c.UDP,
 			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed, ServerCPU: serverCPU,
 		}
 		if c.TLS {

@@ -47,9 +47,10 @@ type serverProc struct {
 const portArg = "{port}"
 
 // startServer starts argv with env added to this process's environment and
-// waits until it prints "listening tcp <addr>" on stdout. Other lines before
-// it are ignored (a library may log at start).
-func startServer(ctx context.Context, argv, env []string) (*serverProc, error) {
+// waits until it prints "listening <network> <addr>" on stdout, network
+// being tcp or udp. Other lines before it are ignored (a library may log at
+// start).
+func startServer(ctx context.Context, network string, argv, env []string) (*serverProc, error) {
 	if i := slices.Index(argv, portArg); i >= 0 {
 		return startExternal(ctx, argv, i)
 	}
@@ -70,7 +71,7 @@ func startServer(ctx context.Context, argv, env []string) (*serverProc, error) {
 		sc := bufio.NewScanner(stdout)
 		found := false
 		for sc.Scan() {
-			if f := strings.Fields(sc.Text()); !found && len(f) == 3 && f[0] == "listening" && f[1] == "tcp" {
+			if f := strings.Fields(sc.Text()); !found && len(f) == 3 && f[0] == "listening" && f[1] == network {
 				found = true
 				ready <- f[2]
 			}

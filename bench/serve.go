@@ -20,7 +20,9 @@ import (
 )
 
 // serveModes are the servers the bench binary itself runs in serve mode.
-var serveModes = []string{"threaded", "threaded-syscall", "evented", "evented-pool", "net"}
+// packet is sockpool's UDP server, for UDP cells only; net serves TCP and
+// UDP.
+var serveModes = []string{"threaded", "threaded-syscall", "evented", "evented-pool", "net", "packet"}
 
 // serveMaxConns is the servers' connection limit in serve mode: above the
 // largest idle cell, so that no cell waits for a free slot.
@@ -32,12 +34,15 @@ const shutdownTimeout = 5 * time.Second
 // serve runs the hidden serve mode:
 //
 //	bench -serve threaded|threaded-syscall|evented|evented-pool|net -addr 127.0.0.1:0 -bufsize N
+//	bench -serve packet|net -network udp -addr 127.0.0.1:0 -bufsize N
 //
-// It listens, prints "listening tcp <addr>" on stdout when ready, echoes
-// every byte it reads, and shuts down on SIGTERM or SIGINT.
+// It listens, prints "listening tcp <addr>" (or "listening udp <addr>") on
+// stdout when ready, echoes every byte (every datagram) it reads, and shuts
+// down on SIGTERM or SIGINT.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("bench -serve", flag.ContinueOnError)
-	mode := fs.String("serve", "", "server to run: threaded, threaded-syscall, evented, evented-pool or net")
+	mode := fs.String("serve", "", "server to run: threaded, threaded-syscall, evented, evented-pool, net or packet")
+	network := fs.String("network", "", "tcp, or udp for the UDP echo servers (packet, net); default udp for packet, tcp for the others")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes; 0: the tuner picks (sockpool engines)")
 	loops := fs.Int("loops", 0, "event loops of the evented engines (0: GOMAXPROCS)")
@@ -68,23 +73,74 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	if *network == "" {
+		*network = "tcp"
+		if *mode == "packet" {
+			*network = "udp"
+		}
+	}
+	var (
+		local    net.Addr
+		serveErr <-chan error
+		stop     func(context.Context) error
+		err      error
+	)
+	switch *network {
+	case "tcp":
+		local, serveErr, stop, err = startStream(*mode, *addr, *bufSize, *loops, tlsConf)
+	case "udp":
+		if tlsConf != nil {
+			return errors.New("bench: a UDP server has no TLS")
+		}
+		local, serveErr, stop, err = startDatagram(*mode, *addr, *bufSize)
+	default:
+		err = fmt.Errorf("bench: -network: want tcp or udp, got %q", *network)
+	}
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
+	}
+	// Catch the signals before saying "listening": the runner may stop us
+	// as soon as it reads that line.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sig)
+	fmt.Printf("listening %s %s\n", *network, local)
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-sig:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// startStream starts the TCP echo server mode on addr, with a read buffer
+// of bufSize, loops event loops (the evented engines) and TLS when tlsConf
+// is not nil. It returns the address it listens on, a channel that gets
+// Serve's error should the server stop on its own, and the function that
+// shuts it down.
+func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config) (net.Addr, <-chan error, func(context.Context) error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listen: %w", err)
 	}
 	var stop func(context.Context) error
 	serveErr := make(chan error, 1)
-	switch *mode {
+	switch mode {
 	case "threaded", "threaded-syscall", "evented", "evented-pool":
 		srv := &server.Server{
 			Handler:        server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
-			ReadBufferSize: *bufSize, // 0: the tuner
+			ReadBufferSize: bufSize, // 0: the tuner
 			MaxConns:       serveMaxConns,
 			TLSConfig:      tlsConf,
-			Loops:          *loops,
+			Loops:          loops,
 		}
-		if err := srv.Engine.UnmarshalText([]byte(*mode)); err != nil {
-			return err
+		if err := srv.Engine.UnmarshalText([]byte(mode)); err != nil {
+			return nil, nil, nil, err
 		}
 		if srv.Engine == server.ThreadedSyscall {
 			// Each connection blocked in a read holds a thread: let the idle
@@ -104,7 +160,7 @@ func serve(args []string) error {
 		if tlsConf != nil {
 			ln = tls.NewListener(ln, tlsConf) // crypto/tls in each connection's goroutine
 		}
-		ns := newNetServer(ln, *bufSize)
+		ns := newNetServer(ln, bufSize)
 		go func() { serveErr <- ns.serve() }()
 		stop = func(context.Context) error {
 			ns.close()
@@ -112,25 +168,9 @@ func serve(args []string) error {
 		}
 	default:
 		ln.Close()
-		return fmt.Errorf("bench: unknown serve mode %q (want one of %v)", *mode, serveModes)
+		return nil, nil, nil, fmt.Errorf("bench: unknown serve mode %q (want one of %v)", mode, serveModes)
 	}
-	// Catch the signals before saying "listening": the runner may stop us
-	// as soon as it reads that line.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	defer signal.Stop(sig)
-	fmt.Printf("listening tcp %s\n", ln.Addr())
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-sig:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := stop(ctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return ln.Addr(), serveErr, stop, nil
 }
 
 // A netServer is the baseline: Go's net package with a goroutine per

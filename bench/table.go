@@ -132,7 +132,9 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	if err := writeSummary(w, echo); err != nil {
 		return err
 	}
-	return writeTuning(w, echo)
+	// Read-buffer tuning is about TCP: a UDP cell runs at one buffer,
+	// udpBufSize, whatever -bufsizes says.
+	return writeTuning(w, slices.DeleteFunc(slices.Clone(echo), func(r result) bool { return r.UDP }))
 }
 
 // roundRange is " (min–max)" of r's figure over its rounds, each written
@@ -157,16 +159,16 @@ func fmtEff(r result) string {
 }
 
 // fmtLost writes a UDP cell's lost datagrams and their share of those
-// sent in the window: "12 lost (0.03%)"; a dash for a TCP cell or one
-// without figures.
+// sent in the window, "12 (0.03%)"; a dash for a TCP cell or one without
+// figures.
 func fmtLost(r result) string {
-	if !r.UDP || (r.Status != statusOK && r.Status != statusStarved) {
+	switch {
+	case !r.UDP || (r.Status != statusOK && r.Status != statusStarved):
 		return dash
+	case r.Lost == 0:
+		return "0"
 	}
-	if r.Lost == 0 {
-		return "0 lost"
-	}
-	return fmt.Sprintf("%d lost (%.2g%%)", r.Lost, 100*float64(r.Lost)/float64(r.Lost+r.RoundTrips))
+	return fmt.Sprintf("%d (%.2g%%)", r.Lost, 100*float64(r.Lost)/float64(r.Lost+r.RoundTrips))
 }
 
 // fmtRate writes a rate to about three digits: 987, 61.7k, 1.23M.

@@ -17,40 +17,6 @@ import (
 	"github.com/sockpool/sockpool/tlsconf"
 )
 
-// TLS modes of -tls.
-const (
-	tlsOff  = "off"
-	tlsOn   = "on"   // every echo cell over TLS
-	tlsBoth = "both" // every echo cell plain and over TLS, side by side
-)
-
-// tlsFlag is -tls: a bare -tls means on; -tls=both runs each echo cell
-// plain and over TLS.
-type tlsFlag struct{ mode *string }
-
-func (f tlsFlag) String() string {
-	if f.mode == nil {
-		return tlsOff
-	}
-	return *f.mode
-}
-
-func (f tlsFlag) Set(s string) error {
-	switch s {
-	case "true", tlsOn:
-		*f.mode = tlsOn
-	case "false", tlsOff:
-		*f.mode = tlsOff
-	case tlsBoth:
-		*f.mode = tlsBoth
-	default:
-		return fmt.Errorf("want on, off or both, got %q", s)
-	}
-	return nil
-}
-
-func (f tlsFlag) IsBoolFlag() bool { return true }
-
 // tlsEngine reports whether engine can serve TLS in bench: sockpool's
 // engines and the net baseline (crypto/tls over a goroutine per
 // connection). The peers gnet and nbio are run without TLS.
