@@ -6,13 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/internal/sockaddr"
 )
 
 // The evented engine accepts plain TCP connections itself, with accept4 on
@@ -208,29 +209,14 @@ func accept4(lfd int, local netip.AddrPort, sc *sockConn) error {
 }
 
 // addrPortOf converts an IPv4 or IPv6 socket address; others give the zero
-// AddrPort. An IPv6 zone is named after its interface, as Go's net names it.
+// AddrPort. An IPv6 zone is named after its interface, as Go's net names it
+// (once per connection, so the netlink request is affordable here).
 func addrPortOf(rsa *unix.RawSockaddrAny) netip.AddrPort {
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), networkPort(sa.Port))
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		ip := netip.AddrFrom16(sa.Addr)
-		if sa.Scope_id != 0 {
-			zone := strconv.FormatUint(uint64(sa.Scope_id), 10)
-			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
-				zone = ifi.Name
-			}
-			ip = ip.WithZone(zone)
+	return sockaddr.Zoned(sockaddr.AddrPort(rsa), func(i int) (string, bool) {
+		ifi, err := net.InterfaceByIndex(i)
+		if err != nil {
+			return "", false
 		}
-		return netip.AddrPortFrom(ip, networkPort(sa.Port))
-	}
-	return netip.AddrPort{}
-}
-
-// networkPort reads a port stored in network byte order.
-func networkPort(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
+		return ifi.Name, true
+	})
 }

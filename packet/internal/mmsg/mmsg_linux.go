@@ -3,11 +3,12 @@ package mmsg
 import (
 	"net/netip"
 	"os"
-	"strconv"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/internal/sockaddr"
 )
 
 // MaxBatch is the most datagrams one Read receives: the kernel takes at
@@ -122,25 +123,4 @@ func (r *Reader) Truncated(i int) bool { return r.hdrs[i].Hdr.Flags&unix.MSG_TRU
 // it; an IPv6 link-local sender's zone is its interface index in decimal,
 // which net accepts when sending. It returns the zero AddrPort for a family
 // other than IPv4 and IPv6.
-func (r *Reader) Addr(i int) netip.AddrPort {
-	rsa := &r.names[i]
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), netPort(sa.Port))
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		a := netip.AddrFrom16(sa.Addr)
-		if sa.Scope_id != 0 {
-			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
-		}
-		return netip.AddrPortFrom(a, netPort(sa.Port))
-	}
-	return netip.AddrPort{}
-}
-
-// netPort reads a port stored in network byte order.
-func netPort(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
+func (r *Reader) Addr(i int) netip.AddrPort { return sockaddr.AddrPort(&r.names[i]) }
