@@ -96,6 +96,10 @@ func (e *evented) acceptor(ln net.Listener) acceptor {
 	if err != nil {
 		return nil
 	}
+	var oerr error
+	if err := rc.Control(func(fd uintptr) { oerr = setAcceptedOptions(int(fd)) }); err != nil || oerr != nil {
+		return nil // ln.Accept serves, setting them itself
+	}
 	a := &rawAcceptor{ln: tl, rc: rc, epfd: -1, efd: -1}
 	// Every connection's local address is the listener's, unless the
 	// listener's is a wildcard: then the kernel tells each one's.
@@ -125,6 +129,31 @@ func (e *evented) acceptor(ln net.Listener) acceptor {
 		return nil
 	}
 	return a
+}
+
+// The options Go's Accept sets on every TCP connection by default: no Nagle
+// delay, and keep-alive probes after 15 s idle, every 15 s, 9 of them
+// (net.KeepAliveConfig's defaults). Set once on the listening socket, they
+// are inherited by every socket accept4 returns (Linux copies them into
+// the new socket), so accepting pays no system call for them. A
+// listener's own KeepAlive setting cannot be read back from it, so
+// connections the engine accepts itself get these defaults whatever it was.
+var acceptedOptions = []struct{ level, opt, value int }{
+	{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
+	{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+	{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15},
+	{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15},
+	{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9},
+}
+
+// setAcceptedOptions sets acceptedOptions on the listening socket fd.
+func setAcceptedOptions(fd int) error {
+	for _, o := range acceptedOptions {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.value); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	return nil
 }
 
 func (a *rawAcceptor) Addr() net.Addr { return a.ln.Addr() }

@@ -68,9 +68,9 @@ func TestAcceptorChoice(t *testing.T) {
 	}
 }
 
-// TestRawAcceptorAddrs: a socket accept4 returned has the addresses Go's
-// Accept would give it, on specific and wildcard listeners, and carries
-// bytes both ways.
+// TestRawAcceptorAddrs: a socket accept4 returned has the addresses and
+// the socket options (TCP_NODELAY, keep-alive) Go's Accept would give it,
+// on specific and wildcard listeners, and carries bytes both ways.
 func TestRawAcceptorAddrs(t *testing.T) {
 	for _, tc := range []struct{ listen, dial string }{
 		{"127.0.0.1:0", "127.0.0.1"},
@@ -102,6 +102,12 @@ func TestRawAcceptorAddrs(t *testing.T) {
 			}
 			if got, want := sc.LocalAddr().String(), cli.RemoteAddr().String(); got != want {
 				t.Errorf("LocalAddr %s, want %s", got, want)
+			}
+			// The options Go's Accept would have set.
+			for _, o := range acceptedOptions {
+				if v, err := unix.GetsockoptInt(sc.fd, o.level, o.opt); err != nil || v != o.value {
+					t.Errorf("option %d/%d = %d, %v; want %d", o.level, o.opt, v, err, o.value)
+				}
 			}
 			if _, err := unix.Write(sc.fd, []byte("ping")); err != nil {
 				t.Fatal(err)
