@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -531,4 +532,60 @@ func TestCloseEndsBackoff(t *testing.T) {
 	if err := receive(t, "call waiting out the backoff", done); !errors.Is(err, rpc.ErrClientClosed) {
 		t.Fatalf("call during backoff, after Close: %v, want ErrClientClosed", err)
 	}
+}
+
+// TestSaturatedPoolQueues: when every worker is busy, a call whose
+// connection has calls running waits in the connection's queue and runs
+// when one of them returns, instead of being refused; a connection with
+// none running is refused at once (CodeOverloaded). Here a blocked call
+// holds one of 4 workers while a client keeps 2 connections x 2 slots busy.
+func TestSaturatedPoolQueues(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		fx := newRPCServer(t, &rpc.ServerConfig{Workers: 4, MaxConcurrent: 2})
+		fx.serve(t, ec, "127.0.0.1:0")
+		ctx := bounded(t)
+		holder := dial(t, fx.addr, nil)
+		blocked := make(chan error, 1)
+		go func() {
+			_, err := holder.Call(ctx, "block", []byte("hold"))
+			blocked <- err
+		}()
+		receive(t, "the blocking call to start", fx.started)
+
+		c := dial(t, fx.addr, &rpc.ClientConfig{Conns: 2})
+		const calls, concurrency = 2000, 32
+		var wg sync.WaitGroup
+		errs := make(chan error, calls)
+		for g := range concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < calls; i += concurrency {
+					req := []byte(strconv.Itoa(i))
+					resp, err := c.Call(ctx, "echo", req)
+					if err == nil && string(resp) != string(req) {
+						err = fmt.Errorf("call %d: echo %q", i, resp)
+					}
+					if err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		n := 0
+		for err := range errs {
+			if n++; n <= 3 {
+				t.Error(err)
+			}
+		}
+		if n > 0 {
+			t.Errorf("%d of %d calls failed", n, calls)
+		}
+		close(fx.release)
+		if err := receive(t, "the blocking call's reply", blocked); err != nil {
+			t.Errorf("blocked call: %v", err)
+		}
+	})
 }

@@ -43,7 +43,10 @@ type ServerConfig struct {
 	MaxMessageSize int
 
 	// Workers bounds the goroutines that run methods, for all connections
-	// together. Default pool.DefaultSize.
+	// together. When all are busy, a call waits in its connection's queue
+	// if the connection has a call running (which runs it next), and is
+	// answered at once with CodeOverloaded if not. Default
+	// pool.DefaultSize.
 	Workers int
 
 	// MaxConcurrent is the most calls of one connection that run at once,
@@ -291,6 +294,16 @@ func (sc *sconn) request(id uint64, body []byte) {
 		if err := s.pool.Submit(doneCtx, func() { sc.drain(cl) }); err != nil {
 			sc.mu.Lock()
 			sc.running--
+			// Every worker is busy, but a call of this connection that is
+			// running drains the queue when it returns (under mu, so that
+			// it sees this one): wait there, as a call beyond
+			// MaxConcurrent does, rather than be refused.
+			if !errors.Is(err, pool.ErrClosed) && sc.running > 0 && len(sc.queue) < s.maxQueued && sc.queuedBytes+len(b) <= s.maxQueuedBytes {
+				sc.queue = append(sc.queue, cl)
+				sc.queuedBytes += len(b)
+				sc.mu.Unlock()
+				return
+			}
 			delete(sc.calls, id)
 			sc.mu.Unlock()
 			cl.cancel()
