@@ -20,8 +20,10 @@ import (
 // the listener's descriptor, and its loop watches the very socket accept4
 // returned. Taken through ln.Accept, each connection would first become a
 // net.TCPConn (a netFD, two TCPAddrs, a registration in Go's netpoller) and
-// then be duplicated for the loop and closed: three more system calls and
-// about 480 bytes of garbage per connection, which a burst of idle
+// then be duplicated for the loop and closed: the netpoller's epoll_ctl,
+// the dup, the close and the socket options set on each connection (set
+// here once, on the listener: see acceptedOptions), and about 480 bytes of
+// garbage per connection, which a burst of idle
 // connections keeps as resident memory until the next collection
 // (docs/design.md, "Measurements behind choices"). TLS and PROXY protocol
 // servers still accept through ln.Accept: their handshake and header are
