@@ -119,12 +119,16 @@ func (s *Server) admit(a accepted, hint int) error {
 // starts the connection. The address is asked for only when a check needs
 // it: a sockConn makes its net.Addr on demand.
 func (s *Server) admitClient(nc accepted, hint int) error {
-	if s.Access != nil && !s.Access.admits(nc.RemoteAddr()) {
+	if s.Access == nil && s.MaxConnsPerIP == 0 {
+		return s.start(nc, hint)
+	}
+	remote := nc.RemoteAddr()
+	if !s.Access.admits(remote) { // a nil Access admits everyone
 		s.refuse(nc, rejectAccess, nil)
 		return nil
 	}
 	if s.MaxConnsPerIP > 0 {
-		if ip, ok := ipOf(nc.RemoteAddr()); ok && !s.perIP.take(ip, s.MaxConnsPerIP) {
+		if ip, ok := ipOf(remote); ok && !s.perIP.take(ip, s.MaxConnsPerIP) {
 			s.refuse(nc, rejectPerIP, nil)
 			return nil
 		}

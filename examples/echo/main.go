@@ -154,30 +154,46 @@ func run(args []string) error {
 		fmt.Printf("listening %s %s\n", ln.Addr().Network(), ln.Addr())
 		go func() { serveErr <- srv.Serve(ln) }()
 	}
-	for stop := false; !stop; {
+	reload := func() {
+		if reloader == nil {
+			fmt.Fprintln(os.Stderr, "echo: SIGHUP: no certificate files to reload")
+		} else if err := reloader.Reload(); err != nil {
+			fmt.Fprintln(os.Stderr, "echo: reload, keeping the old certificate:", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "echo: certificate reloaded")
+		}
+	}
+	if err := untilStop(sig, serveErr, reload); err != nil {
+		return err
+	}
+	return stopGracefully(*grace, srv.Shutdown, serveErr, server.ErrServerClosed)
+}
+
+// untilStop waits for SIGINT or SIGTERM on sig, calling onHUP for each
+// SIGHUP. It returns Serve's error instead if Serve ends first.
+func untilStop(sig <-chan os.Signal, serveErr <-chan error, onHUP func()) error {
+	for {
 		select {
 		case err := <-serveErr:
 			return err
 		case s := <-sig:
 			if s != syscall.SIGHUP {
-				stop = true
-				break
+				return nil
 			}
-			if reloader == nil {
-				fmt.Fprintln(os.Stderr, "echo: SIGHUP: no certificate files to reload")
-			} else if err := reloader.Reload(); err != nil {
-				fmt.Fprintln(os.Stderr, "echo: reload, keeping the old certificate:", err)
-			} else {
-				fmt.Fprintln(os.Stderr, "echo: certificate reloaded")
-			}
+			onHUP()
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+}
+
+// stopGracefully shuts the server down within grace and waits for Serve to
+// return closed, the server's ErrServerClosed.
+func stopGracefully(grace time.Duration, shutdown func(context.Context) error, serveErr <-chan error, closed error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := shutdown(ctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-serveErr; !errors.Is(err, server.ErrServerClosed) {
+	if err := <-serveErr; !errors.Is(err, closed) {
 		return err
 	}
 	return nil

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -65,25 +63,9 @@ func runUDP(fs *flag.FlagSet, network, addr string, grace time.Duration, workers
 	fmt.Printf("listening %s %s\n", pc.LocalAddr().Network(), pc.LocalAddr())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(pc) }()
-	for stop := false; !stop; {
-		select {
-		case err := <-serveErr:
-			return err
-		case s := <-sig:
-			if s != syscall.SIGHUP {
-				stop = true
-				break
-			}
-			fmt.Fprintln(os.Stderr, "echo: SIGHUP: nothing to reload over UDP")
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-serveErr; !errors.Is(err, packet.ErrServerClosed) {
+	hup := func() { fmt.Fprintln(os.Stderr, "echo: SIGHUP: nothing to reload over UDP") }
+	if err := untilStop(sig, serveErr, hup); err != nil {
 		return err
 	}
-	return nil
+	return stopGracefully(grace, srv.Shutdown, serveErr, packet.ErrServerClosed)
 }
