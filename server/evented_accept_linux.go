@@ -41,12 +41,10 @@ func (c *sockConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remo
 
 // Close closes the socket unless an engine took it over.
 func (c *sockConn) Close() error {
-	if c.fd < 0 {
-		return nil
+	if fd := c.take(); fd >= 0 {
+		return unix.Close(fd)
 	}
-	fd := c.fd
-	c.fd = -1
-	return unix.Close(fd)
+	return nil
 }
 
 // take hands the socket to its new owner: Close leaves it alone from now on.
