@@ -2,7 +2,9 @@ package frame_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -24,10 +26,13 @@ func (c *fakeConn) Write(p []byte) (int, error)        { c.written += len(p); re
 func (c *fakeConn) Close() error                       { c.closed = true; return nil }
 func (c *fakeConn) CloseWithError(error) error         { return c.Close() }
 func (c *fakeConn) StartTLS(*tls.Config, []byte) error { return nil }
-func (c *fakeConn) SetValue(v any)                     { c.ctx = v }
-func (c *fakeConn) Value() any                         { return c.ctx }
-func (c *fakeConn) TLS() *tls.ConnectionState          { return nil }
-func (c *fakeConn) Congested() bool                    { return false }
+func (c *fakeConn) SendFile(*os.File, int64, int64) (int64, error) {
+	return 0, errors.New("fakeConn: no SendFile")
+}
+func (c *fakeConn) SetValue(v any)            { c.ctx = v }
+func (c *fakeConn) Value() any                { return c.ctx }
+func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
+func (c *fakeConn) Congested() bool           { return false }
 
 // stream64 is 64 frames of 100 bytes in f.
 func stream64(b testing.TB, f frame.Format) []byte {

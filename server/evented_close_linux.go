@@ -74,6 +74,12 @@ func (l *loop) finish(c *evConn) {
 		return
 	}
 	if c.tls != nil && !c.notified {
+		c.mu.Lock()
+		waiting := c.deferring()
+		c.mu.Unlock()
+		if waiting {
+			return // close_notify goes after what waits in later
+		}
 		// close_notify before FIN: queued (or written) like any output,
 		// after what the handler wrote. The raw path is open until the
 		// queue is flushed below.

@@ -42,6 +42,16 @@ type outQueue struct {
 	lent     *bufs.Output
 	lentDone chan struct{}
 	lentLost int
+
+	// later is output that becomes bytes for the socket only once all that
+	// is before it has been written: SendFile's file ranges, and the Writes
+	// made while one waits (see evented_sendfile_linux.go). Its bytes count
+	// in queued; fileLen of them are in file ranges, which take no memory
+	// and are not held against OutputLimit.
+	later    []laterOut
+	laterLen int64
+	fileLen  int64
+	pumping  bool // TLS: a goroutine is encrypting the head of later
 }
 
 func (c *evConn) Write(p []byte) (int, error) {
@@ -136,10 +146,15 @@ func (c *evConn) sendLocked(p []byte) (int, error) {
 // WriteHighWater (see writeLending); it reports whether it lent.
 func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 	total := len(p)
-	if q := c.queued.Load(); !lend && q > 0 && q+int64(len(p)) > int64(c.l.srv.outputLimit) {
+	if q := c.queued.Load() - c.fileQueued(); !lend && q > 0 && q+int64(len(p)) > int64(c.l.srv.outputLimit) {
 		return 0, false, c.overLimitLocked()
 	}
 	count := c.tls == nil // TLS counts plaintext, in writeTLS
+	if count && c.deferring() {
+		// A file range is ahead: p waits behind it (TLS ciphertext never
+		// does: it is made in turn, see pumpLater).
+		return total, false, c.deferLocked(p)
+	}
 	if c.q == nil || len(c.q.out) == 0 {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.
@@ -192,7 +207,7 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 
 // lendLocked queues p without copying it; see writeLending.
 func (c *evConn) lendLocked(p []byte) {
-	q := c.grow(len(p))
+	q := c.grow(int64(len(p)))
 	q.lent, q.lentDone, q.lentLost = &bufs.Output{B: p}, make(chan struct{}), 0
 	q.out = append(q.out, q.lent)
 }
@@ -211,9 +226,9 @@ func (q *outQueue) releaseLocked(b *bufs.Output, lost int) {
 }
 
 // grow counts n more bytes queued and returns the queue, made on first use.
-func (c *evConn) grow(n int) *outQueue {
-	c.queued.Add(int64(n))
-	c.l.srv.stats.queued.Add(int64(n))
+func (c *evConn) grow(n int64) *outQueue {
+	c.queued.Add(n)
+	c.l.srv.stats.queued.Add(n)
 	if c.q == nil {
 		c.q = new(outQueue)
 	}
@@ -267,7 +282,7 @@ func (c *evConn) signalSpaceLocked() {
 
 // enqueueLocked copies p to the tail of the output queue.
 func (c *evConn) enqueueLocked(p []byte) {
-	q := c.grow(len(p))
+	q := c.grow(int64(len(p)))
 	if k := len(q.out); k > 0 {
 		if t := q.out[k-1]; t != q.lent && len(t.B)+len(p) <= outChunk {
 			t.B = append(t.B, p...)
@@ -280,10 +295,18 @@ func (c *evConn) enqueueLocked(p []byte) {
 }
 
 // flushLocked writes queued output with writev until the queue is empty or
-// the socket is full.
+// the socket is full; on a plain connection, what waits in later follows
+// once everything before it is written.
 func (c *evConn) flushLocked() error {
 	var scratch [maxIovecs][]byte
-	for c.q != nil && len(c.q.out) > 0 {
+	for c.q != nil && (len(c.q.out) > 0 || c.tls == nil && len(c.q.later) > 0) {
+		if len(c.q.out) == 0 {
+			full, err := c.advanceLaterLocked()
+			if full || err != nil {
+				return err
+			}
+			continue
+		}
 		iov := scratch[:0]
 		for i, b := range c.q.out {
 			if i == maxIovecs {
@@ -315,13 +338,7 @@ func (c *evConn) flushLocked() error {
 
 // consumeLocked drops n written bytes from the front of the queue.
 func (c *evConn) consumeLocked(n int) {
-	c.queued.Add(-int64(n))
-	c.l.srv.stats.queued.Add(-int64(n))
-	if c.tls == nil { // TLS counts plaintext, in writeTLS
-		c.bytesOut.Add(uint64(n))
-	}
-	c.sent.Add(int64(n))
-	c.lastWrite.Store(c.l.clock.Load())
+	c.wroteLocked(n)
 	q := c.q
 	for n > 0 {
 		b := q.out[0]
@@ -342,6 +359,17 @@ func (c *evConn) consumeLocked(n int) {
 	c.signalSpaceLocked()
 }
 
+// wroteLocked counts n queued bytes as handed to the kernel.
+func (c *evConn) wroteLocked(n int) {
+	c.queued.Add(-int64(n))
+	c.l.srv.stats.queued.Add(-int64(n))
+	if c.tls == nil { // TLS counts plaintext, in writeTLS
+		c.bytesOut.Add(uint64(n))
+	}
+	c.sent.Add(int64(n))
+	c.lastWrite.Store(c.l.clock.Load())
+}
+
 // dropOutputLocked releases queued output that will never be sent.
 func (c *evConn) dropOutputLocked() {
 	if c.q == nil {
@@ -354,6 +382,7 @@ func (c *evConn) dropOutputLocked() {
 		}
 		c.q.releaseLocked(b, lost)
 	}
+	c.q.dropLater()
 	q := c.queued.Swap(0)
 	c.l.srv.stats.queued.Add(-q)
 	c.q.out, c.q.off = nil, 0

@@ -318,6 +318,9 @@ func (l *loop) flush(c *evConn) {
 	c.mu.Lock()
 	err := c.flushLocked()
 	c.mu.Unlock()
+	if err == nil && c.tls != nil {
+		err = c.pumpLater()
+	}
 	if err != nil {
 		l.closeConn(c, err)
 		return

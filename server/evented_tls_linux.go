@@ -387,6 +387,16 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		}
 	}
 	closed := c.wclosed || c.closedByHandler.Load()
+	if !closed && c.deferring() {
+		// A file range waits ahead: p waits behind it as plaintext, to be
+		// encrypted in turn (see pumpLater).
+		defer c.mu.Unlock()
+		if err := c.deferLocked(p); err != nil {
+			return 0, err
+		}
+		c.bytesOut.Add(uint64(len(p)))
+		return len(p), nil
+	}
 	t := c.tls
 	c.mu.Unlock()
 	if closed {

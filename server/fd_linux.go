@@ -5,6 +5,7 @@ package server
 import (
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -19,6 +20,21 @@ func dupFD(nc net.Conn, who string) (int, error) {
 	if !ok {
 		return -1, &fatalError{fmt.Errorf("sockpool/server: the %s needs connections with a file descriptor (syscall.Conn), got %T", who, nc)}
 	}
+	return dup(sc)
+}
+
+// dupFile returns a duplicate of f (close-on-exec) that the caller owns,
+// and its descriptor.
+func dupFile(f *os.File) (*os.File, int, error) {
+	fd, err := dup(f)
+	if err != nil {
+		return nil, -1, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), fd, nil
+}
+
+// dup returns a close-on-exec duplicate of sc's descriptor.
+func dup(sc syscall.Conn) (int, error) {
 	raw, err := sc.SyscallConn()
 	if err != nil {
 		return -1, err

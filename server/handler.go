@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"net"
+	"os"
 )
 
 // Conn is one client connection as a handler sees it. Every engine gives the
@@ -32,6 +33,34 @@ type Conn interface {
 	// WriteHighWater bytes or more are queued (up to WriteTimeout), as a
 	// blocking socket would. A handler running inline on a loop never waits.
 	Write(p []byte) (int, error)
+
+	// SendFile writes count bytes of f, from offset on, to the connection,
+	// in order with the Writes before and after it; count < 0 means to the
+	// end of the file. f must be a regular file (else ErrNotRegularFile),
+	// and its own offset is neither used nor moved. On a plain TCP or UNIX
+	// socket on Linux the bytes go with sendfile(2), from the page cache to
+	// the socket without passing through the process; over TLS, which must
+	// encrypt them, and on other systems they are read and written a chunk
+	// at a time through a pooled buffer.
+	//
+	// SendFile returns as Write does: with the threaded engines once every
+	// byte is handed to the kernel; with the evented ones once the range is
+	// queued and, off an event loop, the output has drained below
+	// WriteHighWater. While queued, the range counts against the water
+	// marks (Congested, pausing reads), but not against OutputLimit: it is
+	// not held in memory. The caller may close f as soon as SendFile
+	// returns; the evented engines keep a duplicate of it.
+	//
+	// SendFile returns the bytes sent or queued. If f holds fewer than count
+	// bytes from offset on when SendFile is called, it sends those and
+	// returns their number with an error wrapping io.ErrUnexpectedEOF; the
+	// connection stays open. If the file shrinks while it is being sent,
+	// the bytes the peer was promised can no longer be sent, so the
+	// connection is closed with an error wrapping io.ErrUnexpectedEOF,
+	// which OnClose receives. (As with sendfile(2) anywhere, the socket
+	// holds the file's pages rather than copies until they are sent, so a
+	// file changed meanwhile may send the changed bytes.)
+	SendFile(f *os.File, offset, count int64) (int64, error)
 
 	// Close closes the connection after the output already written is
 	// flushed. It returns at once; the connection's OnClose runs when the

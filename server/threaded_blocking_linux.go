@@ -93,7 +93,7 @@ func (t *blockingTransport) LocalAddr() net.Addr  { return t.laddr }
 func (t *blockingTransport) RemoteAddr() net.Addr { return t.raddr }
 
 func (t *blockingTransport) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: t.laddr.Network(), Source: t.laddr, Addr: t.raddr, Err: os.NewSyscallError(op, err)}
+	return opError(op, t.laddr, t.raddr, err)
 }
 
 // begin locks the worker to its thread for the connection's life, so that
@@ -172,6 +172,19 @@ func (t *blockingTransport) setRcvTimeo(d time.Duration) error {
 // the peer's progress, bytes the socket accepted or bytes the peer took of
 // what the kernel holds, for the reason given on pollTransport.write.
 func (t *blockingTransport) write(p []byte) (int, error) {
+	n, err := t.push(&source{p: p})
+	return int(n), err
+}
+
+// sendFile sends r with blocking sendfile(2) calls, within WriteTimeout as
+// write does.
+func (t *blockingTransport) sendFile(r *fileRange) (int64, bool, error) {
+	n, err := t.push(&source{r: r})
+	return n, true, err
+}
+
+// push hands all of src to the socket; see write.
+func (t *blockingTransport) push(src *source) (int64, error) {
 	wt := t.c.srv.WriteTimeout
 	var progressed time.Time // when the peer last took bytes
 	var mark int64           // what it had taken at the last sample
@@ -179,15 +192,15 @@ func (t *blockingTransport) write(p []byte) (int, error) {
 	if wt > 0 {
 		progressed = time.Now()
 	}
-	written := 0
-	for written < len(p) {
-		n, werr := unix.Write(t.fd, p[written:])
+	var written int64
+	for !src.empty() {
+		n, werr := src.push(t.fd)
 		if n > 0 {
-			written += n
+			written += int64(n)
 			t.sent += int64(n)
 		}
 		switch {
-		case werr == unix.EINTR, werr == nil && written == len(p):
+		case werr == unix.EINTR, werr == nil && src.empty():
 			continue
 		case werr == nil, werr == unix.EAGAIN:
 			if wt <= 0 {
@@ -205,7 +218,7 @@ func (t *blockingTransport) write(p []byte) (int, error) {
 			}
 			return written, ErrWriteTimeout
 		}
-		return written, t.opError("write", werr)
+		return written, t.opError(src.op(), werr)
 	}
 	return written, nil
 }

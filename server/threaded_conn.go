@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,10 @@ type transport interface {
 	// write writes all of p, failing with a timeout only when the peer has
 	// taken nothing for WriteTimeout (see pollTransport.write).
 	write(p []byte) (int, error)
+	// sendFile sends all of r with sendfile(2), under the same timeout; ok
+	// is false, and nothing is sent, where it cannot (a socket that is not
+	// plain, a system without sendfile).
+	sendFile(r *fileRange) (n int64, ok bool, err error)
 
 	// wake makes a blocked read return, leaving the socket usable (stop).
 	wake()
@@ -122,6 +127,11 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.writeLocked(p)
+}
+
+// writeLocked is Write under wmu.
+func (c *threadedConn) writeLocked(p []byte) (int, error) {
 	if c.wclosed.Load() {
 		return 0, ErrConnClosed
 	}
@@ -140,14 +150,62 @@ func (c *threadedConn) Write(p []byte) (int, error) {
 	c.bytesOut.Add(uint64(n))
 	c.wrote(c.srv)
 	if err != nil {
-		switch {
-		case c.wclosed.Load():
-			err = ErrConnClosed
-		case isTimeout(err):
-			c.srv.stats.timeouts.Add(1)
-			err = ErrWriteTimeout
+		err = c.writeFailed(err)
+	}
+	return n, err
+}
+
+// writeFailed closes c after a write failed with err, and returns what the
+// writer gets: ErrConnClosed if c was closing anyway, ErrWriteTimeout for a
+// peer that took nothing in time, else err.
+func (c *threadedConn) writeFailed(err error) error {
+	switch {
+	case c.wclosed.Load():
+		err = ErrConnClosed
+	case isTimeout(err):
+		c.srv.stats.timeouts.Add(1)
+		err = ErrWriteTimeout
+	}
+	c.abort(err)
+	return err
+}
+
+// SendFile sends the range with sendfile(2) where the transport can, and
+// otherwise (TLS, a StartTLS pending, another system) through writeLocked
+// a chunk at a time; either way under wmu, so in order with Writes.
+func (c *threadedConn) SendFile(f *os.File, offset, count int64) (int64, error) {
+	r, short, err := openRange(f, offset, count)
+	if err != nil {
+		return 0, err
+	}
+	defer r.done()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wclosed.Load() {
+		return 0, ErrConnClosed
+	}
+	if r.n == 0 {
+		return 0, short
+	}
+	var n int64
+	ok := false
+	if c.up.Load() == nil && c.tc.Load() == nil {
+		n, ok, err = c.tr.sendFile(r)
+	}
+	if !ok {
+		n, err = copyRange(c.writeLocked, r)
+		if err != nil && !c.wclosed.Load() {
+			c.abort(err) // the file failed, not the socket: see Conn.SendFile
 		}
-		c.abort(err)
+	} else {
+		c.bytesOut.Add(uint64(n))
+		c.wrote(c.srv)
+		if err != nil {
+			err = c.writeFailed(err)
+		}
+	}
+	if err == nil {
+		err = short
 	}
 	return n, err
 }

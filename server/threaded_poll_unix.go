@@ -57,7 +57,16 @@ func (t *pollTransport) readRaw(fd uintptr) bool {
 }
 
 func (t *pollTransport) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: t.nc.LocalAddr().Network(), Source: t.nc.LocalAddr(), Addr: t.nc.RemoteAddr(), Err: os.NewSyscallError(op, err)}
+	return opError(op, t.nc.LocalAddr(), t.nc.RemoteAddr(), err)
+}
+
+// opError describes a failed system call on a socket as net does; an error
+// of ours (a file that ended early) stays as it is.
+func opError(op string, laddr, raddr net.Addr, err error) error {
+	if _, ok := err.(unix.Errno); !ok {
+		return err
+	}
+	return &net.OpError{Op: op, Net: laddr.Network(), Source: laddr, Addr: raddr, Err: os.NewSyscallError(op, err)}
 }
 
 // write writes all of p to the socket. With a WriteTimeout it cuts the
@@ -72,22 +81,39 @@ func (t *pollTransport) write(p []byte) (int, error) {
 	if t.timeout <= 0 || t.handshaking || t.raw == nil {
 		return t.writeDeadlined(p)
 	}
-	written, window := 0, 0
+	n, err := t.push(&source{p: p})
+	return int(n), err
+}
+
+// sendFile sends r with sendfile(2), within WriteTimeout as write does.
+func (t *pollTransport) sendFile(r *fileRange) (int64, bool, error) {
+	if !canSendfile || t.raw == nil {
+		return 0, false, nil
+	}
+	n, err := t.push(&source{r: r})
+	return n, true, err
+}
+
+// push hands src to the socket through its RawConn, in the deadline
+// windows write describes when there is a WriteTimeout.
+func (t *pollTransport) push(src *source) (int64, error) {
+	timed := t.timeout > 0 && !t.handshaking
+	var written, window int64
 	var werr error
 	var mark int64 // took when the socket first refused bytes in this window
 	marked := false
 	write := func(fd uintptr) bool {
-		for written < len(p) {
-			n, err := unix.Write(int(fd), p[written:])
+		for !src.empty() {
+			n, err := src.push(int(fd))
 			if n > 0 {
-				written += n
+				written += int64(n)
 				t.sent += int64(n)
 			}
 			switch err {
 			case nil, unix.EINTR:
 				continue
 			case unix.EAGAIN:
-				if !marked {
+				if timed && !marked {
 					mark, marked = t.took(fd), true
 				}
 				return false
@@ -97,13 +123,15 @@ func (t *pollTransport) write(p []byte) (int, error) {
 		}
 		return true
 	}
-	t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
+	if timed {
+		t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
+	}
 	for {
 		err := t.raw.Write(write)
 		switch {
 		case werr != nil:
-			return written, t.opError("write", werr)
-		case err == nil || !isTimeout(err):
+			return written, t.opError(src.op(), werr)
+		case err == nil || !isTimeout(err) || !timed:
 			return written, err
 		}
 		var now int64
@@ -114,6 +142,41 @@ func (t *pollTransport) write(p []byte) (int, error) {
 		window, mark, marked = written, now, true
 		t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
 	}
+}
+
+// source is what a threaded write hands the socket: bytes, or for SendFile
+// a range of a file.
+type source struct {
+	p []byte
+	r *fileRange
+}
+
+func (s *source) empty() bool {
+	if s.r != nil {
+		return s.r.n == 0
+	}
+	return len(s.p) == 0
+}
+
+// push makes one write(2), or sendfile(2), into socket fd and consumes
+// what the socket took.
+func (s *source) push(fd int) (int, error) {
+	if s.r != nil {
+		return sendfile(fd, s.r)
+	}
+	n, err := unix.Write(fd, s.p)
+	if n > 0 {
+		s.p = s.p[n:]
+	}
+	return n, err
+}
+
+// op names the system call push makes, for errors.
+func (s *source) op() string {
+	if s.r != nil {
+		return "sendfile"
+	}
+	return "write"
 }
 
 // took is how many of the bytes written the peer has taken, as far as the

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +67,9 @@ func (c *fakeConn) Close() error {
 func (c *fakeConn) CloseWithError(error) error { return c.Close() }
 
 func (c *fakeConn) StartTLS(*tls.Config, []byte) error { return nil }
+func (c *fakeConn) SendFile(*os.File, int64, int64) (int64, error) {
+	return 0, errors.New("fakeConn: no SendFile")
+}
 
 func (c *fakeConn) output() string { return string(bytes.Join(c.writes, nil)) }
 
