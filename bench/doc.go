@@ -14,6 +14,7 @@
 //	go run ./bench -engines evented,net -sizes 64 -conns 50,100 -rounds 5   # medians of 5 rounds, with ranges
 //	go run ./bench -engines evented,gnet,c -external c=/tmp/cal/epoll_echo -loops 1   # one loop each, against a C loop
 //	go run ./bench -udp -engines packet,net,gnet -sizes 64,1k -conns 1,50   # UDP echo: packet.Server, net and gnet
+//	go run ./bench -sizes '' -file 64m -conns 1,8 -engines threaded,evented,net   # file serving: sendfile against read+write
 //	scripts/bench-matrix.sh                          # the full matrix and its charts, about 30 minutes
 //
 // Each cell runs its server in a process of its own, started and stopped
@@ -122,6 +123,22 @@
 // the largest datagram. Servers and clients keep the kernel's default
 // socket buffers (net.core.rmem_default), so large datagrams from many
 // clients at once can overflow the server's and be lost.
+//
+// # Files
+//
+// -file runs file cells, one per file size, connection count, engine and
+// method: each of -conns connections asks for the file (one byte) and reads
+// and checks all of it, over and over; files/s are the cell's msg/s and
+// MB/srv-CPU-s its efficiency. The method is sendfile (Conn.SendFile,
+// which is sendfile(2) on Linux; net's io.Copy from an *os.File, which is
+// sendfile(2) too) or copy (ReadAt and Write, 64 KiB at a time; on Evented
+// from a goroutine of the handler's, so that the Writes wait for the queue
+// to drain as they do on a socket). Cells are reported as
+// "<engine>/sendfile" and "<engine>/copy", and the table is followed by
+// their ratios. The engines with a file server are sockpool's and net;
+// the peers serve none and get no file cells. The file is written once per
+// run in a temporary directory, so it is in the page cache: the cells
+// measure the network path, not the disk.
 //
 // # Tuning the read buffer
 //

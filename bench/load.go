@@ -70,6 +70,10 @@ type loadSpec struct {
 	// counts the datagram lost and sends the next; 0 means udpLossTimeout.
 	LossTimeout time.Duration
 
+	// File, when not nil, makes every client a file cell's (see fileConn):
+	// it asks for the file, over and over, and checks it against File.
+	File []byte
+
 	// ServerCPU, when set, reads the server's CPU time; it is called at the
 	// start and at the end of the measured window.
 	ServerCPU func() (time.Duration, error)
@@ -150,9 +154,12 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 			pat: newPattern(spec.Seed, uint64(i), spec.Size),
 			lat: shards[i%len(shards)],
 		}
-		if spec.UDP {
+		switch {
+		case spec.File != nil:
+			w.msgs, w.tr = make([][]byte, 1), newFileConn(c, spec.File)
+		case spec.UDP:
 			w.msgs, w.tr = make([][]byte, 1), newDatagramConn(c, spec.Size, timeout)
-		} else {
+		default:
 			w.msgs, w.tr = make([][]byte, depth), newStreamConn(c, spec.Size, depth)
 		}
 		workers[i] = w

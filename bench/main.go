@@ -59,6 +59,7 @@ type config struct {
 	bufSizes   []int
 	conns      []int
 	idle       []int
+	files      []int // file cells: file sizes
 	warmup     time.Duration
 	duration   time.Duration
 	out        string
@@ -230,6 +231,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(modeFlag{&cfg.tls}, "tls", "run the echo cells over TLS (tlsconf defaults, a self-signed certificate): -tls, or -tls=both for plain and TLS side by side; engines without TLS (gnet, nbio) get no TLS cells")
 	cfg.udp = modeOff
 	fs.Var(modeFlag{&cfg.udp}, "udp", "run the echo cells over UDP: each of -conns client sockets sends a datagram of -sizes bytes (at most 65507) and waits for its echo, which is counted lost after 1 s: -udp, or -udp=both for TCP and UDP side by side; engines with UDP: "+strings.Join(udpEngines, ", ")+" (others are reported unavailable)")
+	fileList := fs.String("file", "", "file cells: file sizes, comma-separated (k and m suffixes, e.g. 64m); each of -conns connections downloads the file over and over, every byte checked, sent by each engine with Conn.SendFile (net: io.Copy, sendfile(2) too) and by ReadAt+Write (copy); sockpool's engines and net only")
 	handshakeList := fs.String("handshakes", "", "handshake cells: concurrent clients, comma-separated; each client loops over new connection, full TLS handshake, one 64-byte echo, close, and again with session resumption")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
@@ -269,6 +271,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	if cfg.idle, err = parseList(*idleList, "idle", 1, 1_000_000); err != nil {
+		return nil, err
+	}
+	if cfg.files, err = parseList(*fileList, "file", 1, 1<<30); err != nil {
 		return nil, err
 	}
 	if cfg.handshakes, err = parseList(*handshakeList, "handshakes", 1, 10_000); err != nil {

@@ -23,8 +23,9 @@ type cell struct {
 	Size    int // echo: message bytes
 	BufSize int
 	Conns   int
-	TLS     bool // echo over TLS (handshake cells always are)
-	UDP     bool // echo over UDP
+	TLS     bool   // echo over TLS (handshake cells always are)
+	UDP     bool   // echo over UDP
+	Method  string // file cells: methodSendfile or methodCopy
 }
 
 func (c cell) String() string {
@@ -33,6 +34,8 @@ func (c cell) String() string {
 		return fmt.Sprintf("%s idle conns=%d bufsize=%s", c.Engine, c.Conns, fmtBuf(c.BufSize))
 	case kindHandshake, kindResume:
 		return fmt.Sprintf("%s %s conns=%d", c.Engine, c.Kind, c.Conns)
+	case kindFile:
+		return fmt.Sprintf("%s file=%s conns=%d", fileLabel(c.Engine, c.Method), fmtSize(c.Size), c.Conns)
 	}
 	engine := c.Engine
 	if c.TLS {
@@ -51,7 +54,8 @@ func (c cell) String() string {
 // take a whole spell (the same engine measured 30% apart in two quick runs
 // minutes apart); with the buffer size outermost, a spell made one buffer
 // size look 30% slower than the next in a -tune run. The handshake and
-// idle-connection cells come last. A buffer size of 0 (auto, the tuner) is
+// idle-connection cells come next, and the file cells (-file) last, both
+// methods of every engine that serves files side by side. A buffer size of 0 (auto, the tuner) is
 // for sockpool's engines only: the peers have no tuner, so they get no
 // auto cells. UDP cells (-udp) follow the TCP cells of their workload,
 // one per engine at the UDP read buffer, udpBufSize; an engine without a
@@ -102,6 +106,18 @@ func (cfg *config) cells() []cell {
 			}
 		}
 	}
+	for _, s := range cfg.files {
+		for _, n := range cfg.conns {
+			for _, e := range cfg.engines {
+				if !fileEngine(e) {
+					continue
+				}
+				for _, m := range []string{methodSendfile, methodCopy} {
+					out = append(out, cell{Kind: kindFile, Engine: e, Size: s, BufSize: cfg.bufSizes[len(cfg.bufSizes)-1], Conns: n, Method: m})
+				}
+			}
+		}
+	}
 	return out
 }
 
@@ -132,6 +148,7 @@ type runner struct {
 	peersErr error
 	bins     map[string]string // built peers
 	binErrs  map[string]error  // peers that did not build
+	files    map[int][]byte    // the files of file cells, by size (see fileData)
 	tls      *tlsMaterial      // the certificate of TLS cells, made on first use
 	tlsErr   error
 }
@@ -239,6 +256,13 @@ func (r *runner) command(ctx context.Context, c cell) ([]string, []string, error
 	if c.UDP {
 		flags = append(flags, "-network", "udp")
 	}
+	if c.Kind == kindFile {
+		path, _, err := r.fileData(c.Size)
+		if err != nil {
+			return nil, nil, err
+		}
+		flags = append(flags, "-file", path, "-method", c.Method)
+	}
 	if withTLS {
 		if r.tls == nil && r.tlsErr == nil {
 			r.tls, r.tlsErr = newTLSMaterial(r.tmp)
@@ -294,6 +318,9 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	if c.UDP {
 		res.UDP, res.Engine, network = true, udpLabel(c.Engine), "udp"
 	}
+	if c.Kind == kindFile {
+		res.Method, res.Engine = c.Method, fileLabel(c.Engine, c.Method)
+	}
 	if need := uint64(c.Conns) + 64; fileLimit() < need {
 		res.fail(fmt.Errorf("needs %d open files, the limit is %d", need, fileLimit()))
 		return res
@@ -332,6 +359,16 @@ func (r *runner) runCell(ctx context.Context, i int, c cell) result {
 	case kindHandshake, kindResume:
 		res.fillEcho(runHandshakes(ctx, handshakeSpec{
 			Addr: srv.addr, Conns: c.Conns, Resume: c.Kind == kindResume, TLS: r.tls.client,
+			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed, ServerCPU: serverCPU,
+		}))
+	case kindFile:
+		_, data, err := r.fileData(c.Size)
+		if err != nil {
+			res.fail(err)
+			return res
+		}
+		res.fillEcho(runLoad(ctx, loadSpec{
+			Addr: srv.addr, Size: 1, Conns: c.Conns, File: data,
 			Warmup: r.cfg.warmup, Duration: r.cfg.duration, Seed: seed, ServerCPU: serverCPU,
 		}))
 	case kindIdle:

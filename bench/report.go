@@ -19,6 +19,8 @@ const (
 	// a handshake, one echo and a close.
 	kindHandshake = "handshake" // full handshakes
 	kindResume    = "resume"    // resumed sessions
+	// File cells: each connection downloads a file over and over (-file).
+	kindFile = "file"
 )
 
 // Cell statuses.
@@ -41,6 +43,9 @@ type result struct {
 	Pipeline int    `json:"pipeline,omitempty"`
 	TLS      bool   `json:"tls,omitempty"` // the connections were TLS (Engine then ends in "+tls")
 	UDP      bool   `json:"udp,omitempty"` // the clients were UDP sockets (Engine then ends in "/udp")
+	// Method is how a file cell's server sent the file, sendfile or copy
+	// (Engine then ends in "/" and the method); Size is the file's.
+	Method string `json:"method,omitempty"`
 	Status   string `json:"status"`
 	Error    string `json:"error,omitempty"` // the first error, or why the cell is unavailable
 	Note     string `json:"note,omitempty"`  // a figure that could not be read
@@ -190,7 +195,7 @@ func (r *result) fillIdle(ir *idleResult) {
 // fail marks r failed with err, dropping any figure it had.
 func (r *result) fail(err error) {
 	*r = result{Kind: r.Kind, Engine: r.Engine, Size: r.Size, BufSize: r.BufSize, Conns: r.Conns,
-		Pipeline: r.Pipeline, UDP: r.UDP, Errors: max(r.Errors, 1), Status: statusFailed, Error: err.Error()}
+		Pipeline: r.Pipeline, UDP: r.UDP, Method: r.Method, Errors: max(r.Errors, 1), Status: statusFailed, Error: err.Error()}
 }
 
 // writeJSON writes rep to path, indented.
@@ -290,6 +295,7 @@ var csvColumns = []column{
 	strCol("kind", func(r *result) *string { return &r.Kind }),
 	strCol("engine", func(r *result) *string { return &r.Engine }),
 	intCol("size", func(r *result) *int { return &r.Size }),
+	strCol("method", func(r *result) *string { return &r.Method }),
 	intCol("bufsize", func(r *result) *int { return &r.BufSize }),
 	intCol("conns", func(r *result) *int { return &r.Conns }),
 	intCol("pipeline", func(r *result) *int { return &r.Pipeline }),

@@ -49,6 +49,8 @@ func serve(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (for profiling one engine by hand)")
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
 	keyFile := fs.String("tls-key", "", "the private key of -tls-cert")
+	filePath := fs.String("file", "", "serve this file instead of echoing: every byte 'G' a client sends gets the whole file (file cells)")
+	method := fs.String("method", methodSendfile, "how -file is sent: sendfile (Conn.SendFile; net: io.Copy) or copy (ReadAt and Write)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,7 +89,16 @@ func serve(args []string) error {
 	)
 	switch *network {
 	case "tcp":
-		local, serveErr, stop, err = startStream(*mode, *addr, *bufSize, *loops, tlsConf)
+		var files *fileSender
+		if *filePath != "" {
+			if *method != methodSendfile && *method != methodCopy {
+				return fmt.Errorf("bench: -method: want %s or %s, got %q", methodSendfile, methodCopy, *method)
+			}
+			if files, err = openFileSender(*filePath, *method); err != nil {
+				return err
+			}
+		}
+		local, serveErr, stop, err = startStream(*mode, *addr, *bufSize, *loops, tlsConf, files)
 	case "udp":
 		if tlsConf != nil {
 			return errors.New("bench: a UDP server has no TLS")
@@ -122,8 +133,8 @@ func serve(args []string) error {
 // of bufSize, loops event loops (the evented engines) and TLS when tlsConf
 // is not nil. It returns the address it listens on, a channel that gets
 // Serve's error should the server stop on its own, and the function that
-// shuts it down.
-func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config) (net.Addr, <-chan error, func(context.Context) error, error) {
+// shuts it down. With files it serves a file instead of echoing.
+func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config, files *fileSender) (net.Addr, <-chan error, func(context.Context) error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("listen: %w", err)
@@ -141,6 +152,9 @@ func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config) (ne
 		}
 		if err := srv.Engine.UnmarshalText([]byte(mode)); err != nil {
 			return nil, nil, nil, err
+		}
+		if files != nil {
+			srv.Handler = files.handler(srv.Engine)
 		}
 		if srv.Engine == server.ThreadedSyscall {
 			// Each connection blocked in a read holds a thread: let the idle
@@ -161,6 +175,7 @@ func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config) (ne
 			ln = tls.NewListener(ln, tlsConf) // crypto/tls in each connection's goroutine
 		}
 		ns := newNetServer(ln, bufSize)
+		ns.files = files
 		go func() { serveErr <- ns.serve() }()
 		stop = func(context.Context) error {
 			ns.close()
@@ -178,6 +193,7 @@ func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config) (ne
 type netServer struct {
 	ln      net.Listener
 	bufSize int
+	files   *fileSender // serve this file instead of echoing
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -232,6 +248,10 @@ func (s *netServer) echo(c net.Conn) {
 		if err != nil {
 			return
 		}
+	}
+	if s.files != nil {
+		s.files.serveNet(c)
+		return
 	}
 	buf := make([]byte, s.bufSize)
 	for {

@@ -24,11 +24,13 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	if rep.Pin != "" {
 		fmt.Fprintf(&b, "pinned: server/client on CPUs %s  \n", rep.Pin)
 	}
-	var echo, idle, hs []result
+	var echo, idle, hs, files []result
 	for _, r := range rep.Results {
 		switch r.Kind {
 		case kindIdle:
 			idle = append(idle, r)
+		case kindFile:
+			files = append(files, r)
 		case kindHandshake, kindResume:
 			hs = append(hs, r)
 		default:
@@ -125,6 +127,12 @@ func writeMarkdown(w io.Writer, rep *report) error {
 			row = append(row, fmt.Sprint(r.Errors), statusText(r))
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 		}
+	}
+	if len(files) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		writeFiles(&b, files)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
@@ -245,4 +253,63 @@ func fmtPerConn(b float64) string {
 		return fmt.Sprintf("%.1f KiB", b/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B", b)
+}
+
+// writeFiles writes the file cells' table, then sendfile against copy for
+// each engine and workload: the ratio of their MB per server CPU-second
+// and of their MB/s.
+func writeFiles(b *strings.Builder, files []result) {
+	b.WriteString("| engine | file | conns | files/s | MB/s | srv CPU s | MB/srv-CPU-s | srv peak RSS | errors | status |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, r := range files {
+		row := []string{r.Engine, fmtSize(r.Size), fmt.Sprint(r.Conns)}
+		if r.Status == statusOK || r.Status == statusStarved {
+			row = append(row,
+				fmt.Sprintf("%.1f", r.MsgsPerSec)+roundRange(r, fmtRate),
+				fmt.Sprintf("%.0f", r.MBPerSec),
+				orDash(r.ServerCPUSec > 0, "%.2f", r.ServerCPUSec),
+				orDash(fileEff(r) > 0, "%.0f", fileEff(r)),
+				orDash(r.ServerPeakRSS > 0, "%s", fmtMiB(r.ServerPeakRSS)))
+		} else {
+			row = append(row, dash, dash, dash, dash, dash)
+		}
+		row = append(row, fmt.Sprint(r.Errors), statusText(r))
+		fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
+	}
+	type key struct {
+		engine      string
+		size, conns int
+	}
+	copies := make(map[key]result)
+	for _, r := range files {
+		if r.Method == methodCopy && r.Status == statusOK {
+			copies[key{strings.TrimSuffix(r.Engine, "/"+methodCopy), r.Size, r.Conns}] = r
+		}
+	}
+	head := false
+	for _, r := range files {
+		if r.Method != methodSendfile || r.Status != statusOK {
+			continue
+		}
+		engine := strings.TrimSuffix(r.Engine, "/"+methodSendfile)
+		c, ok := copies[key{engine, r.Size, r.Conns}]
+		if !ok || fileEff(c) == 0 || fileEff(r) == 0 || c.MBPerSec == 0 {
+			continue
+		}
+		if !head {
+			b.WriteString("\n| engine | file | conns | sendfile / copy, MB/srv-CPU-s | sendfile / copy, MB/s |\n| --- | ---: | ---: | ---: | ---: |\n")
+			head = true
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %.2f | %.2f |\n", engine, fmtSize(r.Size), r.Conns, fileEff(r)/fileEff(c), r.MBPerSec/c.MBPerSec)
+	}
+}
+
+// fileEff is a file cell's MB (10^6 B) per server CPU-second: the median
+// over its rounds when it has them.
+func fileEff(r result) float64 {
+	files := r.MsgsPerCPUSec
+	if r.EffMedian > 0 {
+		files = r.EffMedian
+	}
+	return files * float64(r.Size) / 1e6
 }
