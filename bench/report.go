@@ -40,16 +40,16 @@ type result struct {
 	BufSize int    `json:"bufsize"`        // server read buffer bytes
 	Conns   int    `json:"conns"`          // connections (echo: closed loops; idle: held open)
 	// Pipeline is the messages in flight per connection (echo; -pipeline).
-	Pipeline int    `json:"pipeline,omitempty"`
-	TLS      bool   `json:"tls,omitempty"` // the connections were TLS (Engine then ends in "+tls")
-	UDP      bool   `json:"udp,omitempty"` // the clients were UDP sockets (Engine then ends in "/udp")
+	Pipeline int  `json:"pipeline,omitempty"`
+	TLS      bool `json:"tls,omitempty"` // the connections were TLS (Engine then ends in "+tls")
+	UDP      bool `json:"udp,omitempty"` // the clients were UDP sockets (Engine then ends in "/udp")
 	// Method is how a file cell's server sent the file, sendfile or copy
 	// (Engine then ends in "/" and the method); Size is the file's.
 	Method string `json:"method,omitempty"`
-	Status   string `json:"status"`
-	Error    string `json:"error,omitempty"` // the first error, or why the cell is unavailable
-	Note     string `json:"note,omitempty"`  // a figure that could not be read
-	Errors   int64  `json:"errors"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"` // the first error, or why the cell is unavailable
+	Note   string `json:"note,omitempty"`  // a figure that could not be read
+	Errors int64  `json:"errors"`
 
 	// Echo cells.
 	WindowSec      float64 `json:"window_s,omitempty"`
