@@ -121,12 +121,12 @@ func (b *backoff) wait(s *Server, msg string, addr net.Addr, err error) bool {
 // same back-off, so clients wait instead of being dropped.
 func (s *Server) start(nc accepted, hint int) error {
 	var pause backoff
-	err := s.eng.serve(nc, hint)
+	err := s.eng.serve(nc, hint, nil)
 	for err != nil && isOutOfFiles(err) && !s.inShutdown.Load() {
 		if !pause.wait(s, "out of file descriptors for a new connection; retrying", nc.RemoteAddr(), err) {
 			break
 		}
-		err = s.eng.serve(nc, hint)
+		err = s.eng.serve(nc, hint, nil)
 	}
 	if err == nil {
 		s.stats.accepted.Add(1)

@@ -19,7 +19,7 @@ type evConn struct {
 	// TCP addresses are kept as values (no allocation per connection) and
 	// turned into net.Addr on demand; other networks keep theirs.
 	lap, rap netip.AddrPort
-	addrs    *[2]net.Addr // local, remote; nil for TCP
+	ext      *evExtra // nil for an accepted TCP connection
 
 	// loop (state and registered are written under mu too, and read under
 	// it by Write)
@@ -134,6 +134,21 @@ func newEvConn(l *loop, fd int) *evConn {
 	return c
 }
 
+// evExtra is what few evented connections need, kept out of evConn, which
+// is most of an idle connection's memory.
+type evExtra struct {
+	local, remote net.Addr   // a connection that is not TCP's; nil for TCP (lap, rap)
+	dial          *dialState // a dialed connection's
+}
+
+// extra returns c's evExtra, made on first use (before c is shared).
+func (c *evConn) extra() *evExtra {
+	if c.ext == nil {
+		c.ext = new(evExtra)
+	}
+	return c.ext
+}
+
 // setAddrs records the connection's addresses.
 func (c *evConn) setAddrs(laddr, raddr net.Addr) {
 	lt, lok := laddr.(*net.TCPAddr)
@@ -141,20 +156,35 @@ func (c *evConn) setAddrs(laddr, raddr net.Addr) {
 	if lok && rok {
 		c.lap, c.rap = lt.AddrPort(), rt.AddrPort()
 	} else {
-		c.addrs = &[2]net.Addr{laddr, raddr}
+		c.extra().local, c.extra().remote = laddr, raddr
 	}
 }
 
+// setDial makes c a dialed connection, if d is not nil.
+func (c *evConn) setDial(d *dialState) {
+	if d != nil {
+		c.extra().dial = d
+		d.conn = c
+	}
+}
+
+func (c *evConn) dialed() *dialState {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.dial
+}
+
 func (c *evConn) LocalAddr() net.Addr {
-	if c.addrs != nil {
-		return c.addrs[0]
+	if c.ext != nil && c.ext.local != nil {
+		return c.ext.local
 	}
 	return net.TCPAddrFromAddrPort(c.lap)
 }
 
 func (c *evConn) RemoteAddr() net.Addr {
-	if c.addrs != nil {
-		return c.addrs[1]
+	if c.ext != nil && c.ext.remote != nil {
+		return c.ext.remote
 	}
 	return net.TCPAddrFromAddrPort(c.rap)
 }

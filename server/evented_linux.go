@@ -48,7 +48,7 @@ func newEvented(s *Server) (engine, error) {
 // turn. A socket the engine accepted itself (sockConn) is taken as it is;
 // a listener's net.Conn is taken out of Go's netpoller: a duplicate
 // descriptor for the loop's epoll, and nc closed.
-func (e *evented) serve(a accepted, hint int) error {
+func (e *evented) serve(a accepted, hint int, d *dialState) error {
 	s := e.srv
 	var c *evConn
 	switch a := a.(type) {
@@ -56,8 +56,12 @@ func (e *evented) serve(a accepted, hint int) error {
 		c = newEvConn(e.pick(hint), a.take())
 		c.lap, c.rap = a.local, a.remote
 	case net.Conn:
-		if s.TLSConfig != nil {
-			return e.serveTLS(a, hint)
+		conf := s.TLSConfig
+		if d != nil {
+			conf = d.tls
+		}
+		if conf != nil {
+			return e.serveTLS(a, hint, conf, d)
 		}
 		fd, err := dupFD(a, "evented engine")
 		if err != nil {
@@ -65,6 +69,7 @@ func (e *evented) serve(a accepted, hint int) error {
 		}
 		c = newEvConn(e.pick(hint), fd)
 		c.setAddrs(a.LocalAddr(), a.RemoteAddr())
+		c.setDial(d)
 		a.Close() // our duplicate keeps the socket open
 	}
 	l, fd := c.l, c.fd

@@ -16,9 +16,9 @@ func newEvented(s *Server) (engine, error) {
 // never returns one.
 type evented struct{}
 
-func (e *evented) serve(accepted, int) error      { return ErrEngineUnsupported }
-func (e *evented) acceptor(net.Listener) acceptor { return nil }
-func (e *evented) close(context.Context) error    { return nil }
+func (e *evented) serve(accepted, int, *dialState) error { return ErrEngineUnsupported }
+func (e *evented) acceptor(net.Listener) acceptor        { return nil }
+func (e *evented) close(context.Context) error           { return nil }
 func (e *evented) listenReusePort(string, string) ([]net.Listener, error) {
 	return nil, ErrEngineUnsupported
 }

@@ -48,9 +48,14 @@ func (l *loop) register(c *evConn) {
 	// connection's pool task, so it always returns before the first OnData
 	// and before OnClose.
 	c.opened = true
-	if oh, ok := l.srv.Handler.(OpenHandler); ok {
+	d := c.dialed()
+	if oh, ok := l.srv.handlerOf(d).(OpenHandler); ok {
 		if l.srv.Engine == Evented {
-			if perr := guard(l.srv, c, func() { oh.OnOpen(c) }); perr != nil {
+			perr := guard(l.srv, c, func() { oh.OnOpen(c) })
+			if d != nil {
+				d.open(perr)
+			}
+			if perr != nil {
 				l.closeConn(c, perr)
 				return
 			}
@@ -58,8 +63,10 @@ func (l *loop) register(c *evConn) {
 			c.pool.mu.Lock()
 			c.pool.running = true
 			c.pool.mu.Unlock()
-			l.dispatch(c)
+			l.dispatch(c) // runHandler calls OnOpen, and tells d
 		}
+	} else if d != nil {
+		d.open(nil)
 	}
 	if c.tls != nil {
 		l.again = append(l.again, c) // input read ahead during the handshake
@@ -190,7 +197,7 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 	s := l.srv
 	if s.Engine == Evented {
 		c.bytesIn.Add(uint64(len(p)))
-		if err := guard(s, c, func() { s.Handler.OnData(c, p) }); err != nil {
+		if err := guard(s, c, func() { s.handlerOf(c.dialed()).OnData(c, p) }); err != nil {
 			l.closeConn(c, err)
 			return false
 		}
@@ -295,7 +302,7 @@ func (l *loop) maybeResume(c *evConn) {
 // (Evented: it runs on the loop, like OnData). It reports false when
 // c closed or must pause again.
 func (l *loop) drain(c *evConn) bool {
-	dh, ok := l.srv.Handler.(DrainHandler)
+	dh, ok := l.srv.handlerOf(c.dialed()).(DrainHandler)
 	if !ok {
 		return true
 	}
@@ -360,8 +367,13 @@ func (c *evConn) runHandler() {
 	s := c.l.srv
 	if !c.openDone {
 		c.openDone = true
-		if oh, ok := s.Handler.(OpenHandler); ok {
-			if err := guard(s, c, func() { oh.OnOpen(c) }); err != nil {
+		d := c.dialed()
+		if oh, ok := s.handlerOf(d).(OpenHandler); ok {
+			err := guard(s, c, func() { oh.OnOpen(c) })
+			if d != nil {
+				d.open(err)
+			}
+			if err != nil {
 				c.fail(err)
 				return
 			}
@@ -382,7 +394,7 @@ func (c *evConn) runHandler() {
 		c.pool.inflight = len(in)
 		c.pool.mu.Unlock()
 		c.bytesIn.Add(uint64(len(in)))
-		err := guard(s, c, func() { s.Handler.OnData(c, in) })
+		err := guard(s, c, func() { s.handlerOf(c.dialed()).OnData(c, in) })
 		bufs.Put(in)
 		c.pool.mu.Lock()
 		c.pool.inflight = 0

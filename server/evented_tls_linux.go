@@ -76,7 +76,7 @@ type tlsTransport struct {
 
 func newTLSTransport(c *evConn, nc net.Conn, prefix []byte, config *tls.Config) *tlsTransport {
 	t := &tlsTransport{c: c, nc: nc, prefix: prefix}
-	t.conn = tls.Server(t, config)
+	t.conn = newTLS(t, config, c.dialed())
 	if nc != nil {
 		t.phase = hsRunning
 	}
@@ -244,9 +244,11 @@ func (t *tlsTransport) readPlain(p []byte) (n int, err error) {
 	return n, nil
 }
 
-// serveTLS starts a TLS connection: its handshake runs on a pool worker
-// over the accepted socket, which the loop takes over when it succeeds.
-func (e *evented) serveTLS(nc net.Conn, hint int) error {
+// serveTLS starts a TLS connection with config: its handshake runs on a
+// pool worker over the socket, which the loop takes over when it
+// succeeds. d is the dial of a dialed connection (the handshake's client
+// side), or nil.
+func (e *evented) serveTLS(nc net.Conn, hint int, config *tls.Config, d *dialState) error {
 	s := e.srv
 	// The loop's duplicate of the descriptor is taken here, on the
 	// acceptor, as for a plain connection: out of descriptors, the acceptor
@@ -260,7 +262,8 @@ func (e *evented) serveTLS(nc net.Conn, hint int) error {
 	l := e.pick(hint)
 	c := newEvConn(l, fd)
 	c.setAddrs(nc.LocalAddr(), nc.RemoteAddr())
-	c.tls = newTLSTransport(c, nil, nil, s.TLSConfig)
+	c.setDial(d)
+	c.tls = newTLSTransport(c, nil, nil, config)
 	c.hs.Store(c.tls)
 	if !s.trackConn(c) {
 		unix.Close(fd)
@@ -288,6 +291,9 @@ func (c *evConn) acceptHandshake(nc net.Conn) {
 	}
 	c.hs.Store(nil)
 	if err != nil {
+		if d := c.dialed(); d != nil {
+			d.open(err)
+		}
 		unix.Close(c.fd)
 		s.connDone(c, false) // never opened: no OnClose
 		if !l.post(unpendTask, nil) {

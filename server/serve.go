@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -90,6 +91,10 @@ func (s *Server) serve(ln net.Listener, hint int) error {
 		ln.Close()
 		return err
 	}
+	if s.Handler == nil { // a Server that only dials may have none
+		ln.Close()
+		return ErrNoHandler
+	}
 	acc := s.eng.acceptor(ln)
 	if acc == nil {
 		acc = &netAcceptor{ln}
@@ -148,12 +153,17 @@ func (s *Server) untrackConn(c liveConn) {
 // would have), then removeConn, then the MaxConns slot is freed.
 func (s *Server) connDone(c liveConn, opened bool) {
 	s.ended(c, c.closeReason())
-	if ch, ok := s.Handler.(CloseHandler); ok && opened {
+	d := c.dialed()
+	if ch, ok := s.handlerOf(d).(CloseHandler); ok && opened {
 		reason := c.closeReason()
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
 	s.removeConn(c)
-	s.releaseClient(c)
+	if d == nil {
+		s.releaseClient(c)
+	} else if !opened {
+		d.open(cmp.Or(c.closeReason(), ErrConnClosed))
+	}
 	<-s.slots
 }
 
@@ -298,6 +308,9 @@ type liveConn interface {
 	abort(reason error)
 	// counts returns the bytes read and written so far.
 	counts() (in, out uint64)
+	// dialed is the dial of a connection a Dialer opened, nil for one
+	// accepted.
+	dialed() *dialState
 }
 
 // handlerPanic counts and logs a recovered handler panic and returns the
@@ -312,8 +325,9 @@ func (s *Server) handlerPanic(c Conn, v any) error {
 // engine runs accepted connections.
 type engine interface {
 	// serve takes over nc, or returns an error (a *fatalError to end
-	// Serve). hint is the index of the listener's event loop, or -1.
-	serve(nc accepted, hint int) error
+	// Serve). hint is the index of the listener's event loop, or -1. d is
+	// the dial of a connection a Dialer opened, nil for an accepted one.
+	serve(nc accepted, hint int, d *dialState) error
 	// acceptor returns the engine's own acceptor for ln, or nil: the
 	// accept loop then calls ln.Accept.
 	acceptor(ln net.Listener) acceptor

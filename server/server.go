@@ -274,10 +274,6 @@ type Server struct {
 // init applies the defaults and builds the engine's shared state, once.
 func (s *Server) init() error {
 	s.initOnce.Do(func() {
-		if s.Handler == nil {
-			s.initErr = ErrNoHandler
-			return
-		}
 		for _, f := range []struct {
 			name string
 			v    any

@@ -7,6 +7,7 @@ import "sync/atomic"
 // snapshot.
 type Stats struct {
 	Accepted uint64 // connections accepted and handed to the engine
+	Dialed   uint64 // connections a Dialer opened and handed to the engine
 	Rejected uint64 // connections closed before they started, for any reason in Rejections
 	Closed   uint64 // connections that have finished (OnClose has run)
 	Active   int    // connections open now
@@ -68,6 +69,7 @@ type Rejections struct {
 // and are added here when the connection closes.
 type counters struct {
 	accepted     atomic.Uint64
+	dialed       atomic.Uint64
 	rejected     atomic.Uint64
 	rejections   [numRejectReasons]atomic.Uint64
 	closed       atomic.Uint64
@@ -88,6 +90,7 @@ type counters struct {
 func (s *Server) Stats() Stats {
 	st := Stats{
 		Accepted: s.stats.accepted.Load(),
+		Dialed:   s.stats.dialed.Load(),
 		Rejected: s.stats.rejected.Load(),
 		Rejections: Rejections{
 			Overload: s.stats.rejections[rejectOverload].Load(),

@@ -11,8 +11,8 @@ type threaded struct{ srv *Server }
 
 // serve takes over nc, a listener's net.Conn: the threaded engines accept
 // nothing themselves.
-func (e *threaded) serve(nc accepted, _ int) error {
-	c, err := newThreadedConn(e.srv, nc.(net.Conn))
+func (e *threaded) serve(nc accepted, _ int, d *dialState) error {
+	c, err := newThreadedConn(e.srv, nc.(net.Conn), d)
 	if err != nil {
 		return err
 	}

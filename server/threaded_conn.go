@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -38,6 +39,7 @@ type threadedConn struct {
 	wclosed  atomic.Bool // writes fail with ErrConnClosed
 
 	activity
+	dial  *dialState // nil for an accepted connection
 	tuner bufs.Tuner
 	// held is the read buffer kept for the connection's life where the
 	// transport does not lend one per read: TLS, blocking reads.
@@ -102,9 +104,10 @@ var errInterrupted = errors.New("sockpool/server: read interrupted")
 // blocking reads for ThreadedSyscall (not for TLS, which crypto/tls reads
 // through a net.Conn, nor for a socket that is not plain), else on Go's
 // poller.
-func newThreadedConn(s *Server, nc net.Conn) (*threadedConn, error) {
-	c := &threadedConn{srv: s, tuner: s.tunerTemplate}
-	if s.syscallReads && s.TLSConfig == nil {
+func newThreadedConn(s *Server, nc net.Conn, d *dialState) (*threadedConn, error) {
+	c := &threadedConn{srv: s, tuner: s.tunerTemplate, dial: d}
+	tlsConf := c.tlsConfig()
+	if s.syscallReads && tlsConf == nil {
 		tr, err := newBlockingTransport(c, nc)
 		if err != nil {
 			return nil, err
@@ -112,10 +115,24 @@ func newThreadedConn(s *Server, nc net.Conn) (*threadedConn, error) {
 		c.tr = tr // nil for a socket that is not plain
 	}
 	if c.tr == nil {
-		c.tr = newPollTransport(c, nc, s.TLSConfig == nil)
+		c.tr = newPollTransport(c, nc, tlsConf == nil)
 	}
 	c.id = s.nextID.Add(1)
+	if d != nil {
+		d.conn = c
+	}
 	return c, nil
+}
+
+func (c *threadedConn) dialed() *dialState { return c.dial }
+
+// tlsConfig is the configuration c begins TLS with, or nil: its Dialer's
+// for a dialed connection, else the Server's.
+func (c *threadedConn) tlsConfig() *tls.Config {
+	if c.dial != nil {
+		return c.dial.tls
+	}
+	return c.srv.TLSConfig
 }
 
 func (c *threadedConn) LocalAddr() net.Addr  { return c.tr.LocalAddr() }
@@ -244,9 +261,12 @@ func (c *threadedConn) serve() {
 	c.tr.begin()
 	defer c.tr.end()
 	srv := c.srv
-	if srv.TLSConfig != nil {
+	if conf := c.tlsConfig(); conf != nil {
 		// The handler never sees a connection whose handshake failed.
-		if err := c.handshake(srv.TLSConfig, nil); err != nil {
+		if err := c.handshake(conf, nil); err != nil {
+			if c.dial != nil {
+				c.dial.open(err)
+			}
 			c.stopping.Store(true)
 			c.wclosed.Store(true)
 			c.tr.close()
@@ -256,8 +276,11 @@ func (c *threadedConn) serve() {
 	}
 	kind := closeHard
 	var err error
-	if oh, ok := srv.Handler.(OpenHandler); ok {
+	if oh, ok := srv.handlerOf(c.dial).(OpenHandler); ok {
 		err = guard(srv, c, func() { oh.OnOpen(c) })
+	}
+	if c.dial != nil {
+		c.dial.open(err)
 	}
 	if err == nil {
 		kind, err = c.readLoop()
@@ -287,7 +310,7 @@ func (c *threadedConn) read() (buf []byte, n int, err error) {
 // says how to close it and why.
 func (c *threadedConn) readLoop() (closeKind, error) {
 	srv := c.srv
-	h := srv.Handler
+	h := srv.handlerOf(c.dial)
 	timeouts := srv.IdleTimeout > 0 || srv.ReadTimeout > 0
 	var readStart time.Time
 	for {

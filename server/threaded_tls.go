@@ -40,14 +40,15 @@ func (w *workerTLS) StartTLS(config *tls.Config, rest []byte) error {
 	return nil
 }
 
-// handshake runs the server side of a TLS handshake over the transport
+// handshake runs a TLS handshake over the transport, the client side for a
+// dialed connection and the server side otherwise
 // (after prefix, input already read), within HandshakeTimeout, and makes
 // the connection read and write through TLS. Writers must be held off
 // (wmu) for a StartTLS. A stop (Shutdown) wakes it; then it returns
 // errStopped and counts nothing.
 func (c *threadedConn) handshake(config *tls.Config, prefix []byte) error {
 	srv := c.srv
-	tc := tls.Server(c.tr.tlsConn(prefix), config)
+	tc := newTLS(c.tr.tlsConn(prefix), config, c.dial)
 	c.rmu.Lock()
 	if c.stopping.Load() {
 		c.rmu.Unlock()
