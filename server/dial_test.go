@@ -296,7 +296,9 @@ func TestDialErrors(t *testing.T) {
 	}{
 		{"refused", func(s *Server) *Dialer { return &Dialer{Server: s} }, closedAddr, nil, syscall.ECONNREFUSED},
 		{"canceled", func(s *Server) *Dialer { return &Dialer{Server: s} }, silent, canceled, context.Canceled},
-		{"handshake timeout", func(s *Server) *Dialer { return &Dialer{Server: s, TLSConfig: cliConf, Timeout: 300 * time.Millisecond} }, silent, nil, context.DeadlineExceeded},
+		{"handshake timeout", func(s *Server) *Dialer {
+			return &Dialer{Server: s, TLSConfig: cliConf, Timeout: 300 * time.Millisecond}
+		}, silent, nil, context.DeadlineExceeded},
 		{"not TLS", func(s *Server) *Dialer { return &Dialer{Server: s, TLSConfig: cliConf} }, func(t *testing.T) string { return peerEcho(t, "tcp", nil, nil).String() }, nil, ErrTLSHandshake},
 		{"no server", func(*Server) *Dialer { return &Dialer{Handler: newDialSide()} }, closedAddr, nil, ErrNoServer},
 	}
