@@ -86,6 +86,12 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) serve(ln net.Listener, hint int) error {
+	// Checked before init, which builds the pool: a Server refused here
+	// must not leave its goroutines behind. (Listener needs no Handler.)
+	if s.Handler == nil {
+		ln.Close()
+		return ErrNoHandler
+	}
 	if err := s.init(); err != nil {
 		ln.Close()
 		return err
@@ -94,6 +100,12 @@ func (s *Server) serve(ln net.Listener, hint int) error {
 	if acc == nil {
 		acc = &netAcceptor{ln}
 	}
+	return s.acceptOn(acc, route{eng: s.eng, hint: hint})
+}
+
+// acceptOn runs acc's accept loop, tracked as one of the server's
+// listeners, until it ends; it closes acc.
+func (s *Server) acceptOn(acc acceptor, to route) error {
 	if !s.trackListener(acc, true) {
 		acc.Close()
 		acc.release()
@@ -104,7 +116,7 @@ func (s *Server) serve(ln net.Listener, hint int) error {
 	defer s.trackListener(acc, false)
 	defer acc.release()
 	defer acc.Close()
-	return s.acceptLoop(acc, hint)
+	return s.acceptLoop(acc, to)
 }
 
 // trackListener adds or removes ln; adding fails once the server is closing.
@@ -145,13 +157,20 @@ func (s *Server) untrackConn(c liveConn) {
 }
 
 // connDone ends a connection on any engine: OnClose (if OnOpen ran, or
-// would have), then removeConn, then the MaxConns slot is freed.
-func (s *Server) connDone(c liveConn, opened bool) {
+// would have), then connGone.
+func (s *Server) connDone(c engineConn, opened bool) {
 	s.ended(c, c.closeReason())
 	if ch, ok := s.Handler.(CloseHandler); ok && opened {
 		reason := c.closeReason()
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
+	s.connGone(c)
+}
+
+// connGone gives back what a connection held, once, when it has closed:
+// removeConn, then its client's MaxConnsPerIP count, then its MaxConns
+// slot.
+func (s *Server) connGone(c liveConn) {
 	s.removeConn(c)
 	s.releaseClient(c)
 	<-s.slots
@@ -286,9 +305,10 @@ func (s *Server) releaseAsync() {
 	}()
 }
 
-// liveConn is what the server needs of an engine's connection to track it.
+// liveConn is what the server needs of a connection to track it: an
+// engine's connection (engineConn), or one a Listener hands out.
 type liveConn interface {
-	Conn
+	RemoteAddr() net.Addr
 	// closeReason is the error OnClose gets.
 	closeReason() error
 	// stop closes the connection gracefully: the handler call in progress
@@ -298,6 +318,12 @@ type liveConn interface {
 	abort(reason error)
 	// counts returns the bytes read and written so far.
 	counts() (in, out uint64)
+}
+
+// engineConn is a connection an engine runs for the Handler.
+type engineConn interface {
+	Conn
+	liveConn
 }
 
 // handlerPanic counts and logs a recovered handler panic and returns the

@@ -95,7 +95,8 @@ type Server struct {
 	// "tcp6" or "unix". Default "tcp".
 	Network string
 
-	// Handler is called for each connection's data. Required.
+	// Handler is called for each connection's data. Serve and
+	// ListenAndServe require it; Listener does not use it.
 	Handler Handler
 
 	// Engine selects how connections are run: Threaded (the default),
@@ -274,10 +275,6 @@ type Server struct {
 // init applies the defaults and builds the engine's shared state, once.
 func (s *Server) init() error {
 	s.initOnce.Do(func() {
-		if s.Handler == nil {
-			s.initErr = ErrNoHandler
-			return
-		}
 		for _, f := range []struct {
 			name string
 			v    any
