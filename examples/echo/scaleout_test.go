@@ -171,36 +171,6 @@ func TestReusePortProcesses(t *testing.T) {
 	}
 }
 
-func TestAccessAndProxyFlags(t *testing.T) {
-	a, err := accessFlags("127.0.0.0/8, ::1, unix", "127.0.0.9")
-	if err != nil || len(a.Allow) != 2 || !a.Unix || len(a.Deny) != 1 {
-		t.Errorf("accessFlags = %+v, %v", a, err)
-	}
-	if a, err := accessFlags("", ""); a != nil || err != nil {
-		t.Errorf("no flags gave %+v, %v; want no rules", a, err)
-	}
-	if a, err := accessFlags("unix", ""); err != nil || !a.Unix || len(a.Deny) != 2 {
-		t.Errorf(`-allow unix gave %+v, %v; want UNIX clients only`, a, err)
-	}
-	p, err := proxyFlags(true, "10.0.0.0/8,unix")
-	if err != nil || len(p.Trusted) != 1 || !p.TrustUnix {
-		t.Errorf("proxyFlags = %+v, %v", p, err)
-	}
-	for _, bad := range []struct {
-		name string
-		err  func() error
-	}{
-		{"-allow garbage", func() error { _, err := accessFlags("10.0.0.0/33", ""); return err }},
-		{"-deny garbage", func() error { _, err := accessFlags("", "nope"); return err }},
-		{"-proxy-protocol without -trusted-proxies", func() error { _, err := proxyFlags(true, ""); return err }},
-		{"-trusted-proxies without -proxy-protocol", func() error { _, err := proxyFlags(false, "10.0.0.1"); return err }},
-	} {
-		if bad.err() == nil {
-			t.Errorf("%s accepted", bad.name)
-		}
-	}
-}
-
 // TestMetricsEndpoint scrapes -metrics-addr after some echoes and a
 // refused connection: the counters match what happened, and the Go and
 // process metrics are there too.
