@@ -401,3 +401,36 @@ func TestFlags(t *testing.T) {
 		t.Errorf("http -h: %v; output %q", err, out)
 	}
 }
+
+// TestWrk loads the command with wrk for a second over 8 connections:
+// every response is a 200, no socket errors, and once wrk is done the
+// metrics count as many connections closed as accepted, at least 8 (wrk
+// opens one more of its own first), none open. It skips without wrk (CI
+// installs it).
+func TestWrk(t *testing.T) {
+	needCurl(t)
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk is not installed")
+	}
+	c := start(t, nil, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0")
+	metrics := c.stderrMatch(t, regexp.MustCompile(`metrics at (http://\S+/metrics)\n`))
+	out, err := exec.Command(wrk, "-t", "1", "-c", "8", "-d", "1s", "http://"+c.addr+"/hello").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^Requests/sec: +[1-9]`).Match(out) || bytes.Contains(out, []byte("Socket errors")) || bytes.Contains(out, []byte("Non-2xx")) {
+		t.Fatalf("wrk: %v:\n%s", err, out)
+	}
+	body := scrape(t, metrics, `sockpool_connections_active{server="http"} 0`)
+	count := func(name string) int {
+		m := regexp.MustCompile(`(?m)^sockpool_` + name + `\{server="http"\} (\d+)$`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("metrics lack sockpool_%s", name)
+		}
+		var n int
+		fmt.Sscan(m[1], &n)
+		return n
+	}
+	if accepted, closed := count("connections_accepted_total"), count("connections_closed_total"); accepted < 8 || closed != accepted {
+		t.Errorf("%d connections accepted, %d closed; want 8 or more, all closed", accepted, closed)
+	}
+	c.stop(t)
+}
