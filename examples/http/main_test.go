@@ -102,7 +102,11 @@ func (c *command) stop(t *testing.T) {
 			t.Fatalf("the wrapper's child: %q, %v, %v", b, err, serr)
 		}
 	}
-	syscall.Kill(pid, syscall.SIGTERM)
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGTERM)
 	if err := c.cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v; stderr: %s", err, c.stderr.String())
 	}
