@@ -27,31 +27,16 @@ command -v wrk >/dev/null 2>&1 || {
 	exit 1
 }
 
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+prog=http-bench
+. scripts/servers.sh
 
 go build -o "$tmp/http" ./examples/http
 
-# start NAME ARGS...: runs examples/http with ARGS in the background, waits
-# for its "listening" line and records its address in $tmp/NAME.addr.
+# start NAME ARGS...: examples/http with ARGS, on a port picked free.
 start() {
 	name=$1
 	shift
-	"$tmp/http" -addr 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>&1 &
-	pids="$pids $!"
-	i=0
-	until grep -q '^listening ' "$tmp/$name.out" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "http-bench: $name did not start" >&2; cat "$tmp/$name.out" >&2; exit 1; }
-		sleep 0.1
-	done
-	sed -n 's/^listening tcp \(.*\)$/\1/p' "$tmp/$name.out" >"$tmp/$name.addr"
+	start_server "$name" "$tmp/http" -addr 127.0.0.1:0 "$@"
 }
 
 start net -net-listener

@@ -84,14 +84,11 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *logLevel != "" {
-		var level slog.Level
-		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-			return err
-		}
-		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-		h.log = srv.Logger
+	var err error
+	if srv.Logger, err = servercmd.Logger(*logLevel); err != nil {
+		return err
 	}
+	h.log = srv.Logger
 	if isUDP(*network) {
 		return runUDP(fs, *network, *addr, *grace, srv.Workers, srv.Logger)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 )
 
 // echoRoundTrip checks one echo of msg on a new connection to addr and
@@ -56,7 +58,7 @@ func TestBehindHAProxy(t *testing.T) {
 		t.Skip("haproxy is not installed (Debian: apt-get install -y haproxy); CI installs it")
 	}
 	var backends []string
-	var logs []*syncBuffer
+	var logs []*cmdtest.Buffer
 	for _, engine := range []string{"threaded", "evented"} {
 		_, addr, stderr := startEcho(t, "-addr", "127.0.0.1:0", "-engine", engine, "-log", "debug",
 			"-proxy-protocol", "-trusted-proxies", "127.0.0.1")
@@ -84,7 +86,7 @@ backend echoes
 		t.Fatal(err)
 	}
 	hp := exec.Command(haproxy, "-db", "-f", cfg)
-	var hpOut syncBuffer
+	var hpOut cmdtest.Buffer
 	hp.Stdout, hp.Stderr = &hpOut, &hpOut
 	if err := hp.Start(); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -96,14 +95,10 @@ func run(args []string) error {
 			return fmt.Errorf("-net-listener serves without sockpool: %s would be ignored", strings.Join(refused, ", "))
 		}
 	}
-	if *logLevel != "" {
-		var level slog.Level
-		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-			return err
-		}
-		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	}
 	var err error
+	if srv.Logger, err = servercmd.Logger(*logLevel); err != nil {
+		return err
+	}
 	if srv.Access, err = servercmd.Access(*allow, *deny); err != nil {
 		return err
 	}

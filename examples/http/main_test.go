@@ -15,13 +15,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 	"github.com/sockpool/sockpool/proxyproto"
 )
 
@@ -38,92 +37,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
-// syncBuffer is a bytes.Buffer that the command's stderr copier and the
-// test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// command is the http command running in a child process.
-type command struct {
-	cmd     *exec.Cmd
-	addr    string // from its listening line
-	stderr  *syncBuffer
-	wrapped bool // run under a wrapper program
-}
-
-// start runs the command with args, under the wrapper program (strace)
-// and its arguments when given, and waits for its listening line.
-func start(t *testing.T, wrapper []string, args ...string) *command {
+// start runs the command with args (under wrapper, such as strace, when
+// not nil) and waits for its listening line, which must name tcp.
+func start(t *testing.T, wrapper []string, args ...string) *cmdtest.Command {
 	t.Helper()
-	argv := append(append(wrapper, os.Args[0]), args...)
-	c := &command{cmd: exec.Command(argv[0], argv[1:]...), stderr: new(syncBuffer), wrapped: len(wrapper) > 0}
-	c.cmd.Env = append(os.Environ(), "SOCKPOOL_HTTP_MAIN=1")
-	c.cmd.Stderr = c.stderr
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	c := cmdtest.Start(t, "SOCKPOOL_HTTP_MAIN=1", wrapper, args...)
+	if c.Network != "tcp" {
+		t.Fatalf("listening on %s, want tcp", c.Network)
 	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	f := strings.Fields(line)
-	if err != nil || len(f) != 3 || f[0] != "listening" || f[1] != "tcp" || strings.HasSuffix(f[2], ":0") {
-		t.Fatalf("listening line %q, %v, want \"listening tcp <address with the port picked>\"; stderr: %s", line, err, c.stderr.String())
-	}
-	c.addr = f[2]
 	return c
-}
-
-// stop sends SIGTERM and checks that the command exits 0. Under a
-// wrapper the signal goes to the command, the wrapper's child: strace
-// would detach on it and leave the command running.
-func (c *command) stop(t *testing.T) {
-	t.Helper()
-	pid := c.cmd.Process.Pid
-	if c.wrapped {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-		if _, serr := fmt.Sscan(string(b), &pid); err != nil || serr != nil {
-			t.Fatalf("the wrapper's child: %q, %v, %v", b, err, serr)
-		}
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Signal(syscall.SIGTERM)
-	if err := c.cmd.Wait(); err != nil {
-		t.Fatalf("after SIGTERM: %v; stderr: %s", err, c.stderr.String())
-	}
-}
-
-// stderrMatch waits for re to match the command's stderr and returns its
-// first group.
-func (c *command) stderrMatch(t *testing.T, re *regexp.Regexp) string {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if m := re.FindStringSubmatch(c.stderr.String()); m != nil {
-			return m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr never matched %s: %s", re, c.stderr.String())
-		}
-	}
 }
 
 // needCurl returns curl's path, or skips the test (CI installs curl).
@@ -161,17 +83,17 @@ func TestCurl(t *testing.T) {
 			needCurl(t)
 			t.Parallel()
 			c := start(t, nil, append([]string{"-addr", "127.0.0.1:0"}, tt.args...)...)
-			url, extra := "http://"+c.addr+"/hello", tt.curl
+			url, extra := "http://"+c.Addr+"/hello", tt.curl
 			if len(tt.args) > 0 {
-				cert := c.stderrMatch(t, regexp.MustCompile(`certificate for \S+ in (\S+)\n`))
-				url, extra = "https://"+c.addr+"/hello", append(extra, "--cacert", cert)
+				cert := c.StderrMatch(t, regexp.MustCompile(`certificate for \S+ in (\S+)\n`))
+				url, extra = "https://"+c.Addr+"/hello", append(extra, "--cacert", cert)
 			}
 			out, err := curl(t, append(extra, "-w", "\n%{http_version}", url)...)
 			want := map[string]string{"HTTP/1.1": "1.1", "HTTP/2.0": "2"}[tt.proto]
 			if err != nil || !strings.HasPrefix(out, "hello from 127.0.0.1:") || !strings.Contains(out, " over "+tt.proto+"\n") || !strings.HasSuffix(out, "\n"+want) {
 				t.Fatalf("curl: %v; output %q, want a hello over %s (curl's http_version %s)", err, out, tt.proto, want)
 			}
-			c.stop(t)
+			c.Stop(t)
 		})
 	}
 }
@@ -213,10 +135,10 @@ func TestStaticFile(t *testing.T) {
 		}
 		c := start(t, nil, args...)
 		out := filepath.Join(t.TempDir(), "got")
-		curlArgs := []string{"-o", out, "http://" + c.addr + "/" + name}
+		curlArgs := []string{"-o", out, "http://" + c.Addr + "/" + name}
 		if tls {
-			cert := c.stderrMatch(t, regexp.MustCompile(`certificate for \S+ in (\S+)\n`))
-			curlArgs = []string{"--http2", "--cacert", cert, "-o", out, "https://" + c.addr + "/" + name}
+			cert := c.StderrMatch(t, regexp.MustCompile(`certificate for \S+ in (\S+)\n`))
+			curlArgs = []string{"--http2", "--cacert", cert, "-o", out, "https://" + c.Addr + "/" + name}
 		}
 		if msg, err := curl(t, curlArgs...); err != nil {
 			t.Fatalf("curl (TLS %v): %v: %s", tls, err, msg)
@@ -224,7 +146,7 @@ func TestStaticFile(t *testing.T) {
 		if got := fileSum(t, out); got != sum {
 			t.Errorf("TLS %v: downloaded sha256 %s, want %s", tls, got, sum)
 		}
-		c.stop(t)
+		c.Stop(t)
 	}
 }
 
@@ -246,13 +168,13 @@ func TestSendfile(t *testing.T) {
 	trace := filepath.Join(t.TempDir(), "trace")
 	c := start(t, []string{strace, "-f", "-qq", "-e", "trace=sendfile", "-o", trace}, "-addr", "127.0.0.1:0", "-dir", dir)
 	out := filepath.Join(t.TempDir(), "got")
-	if msg, err := curl(t, "-o", out, "http://"+c.addr+"/"+name); err != nil {
+	if msg, err := curl(t, "-o", out, "http://"+c.Addr+"/"+name); err != nil {
 		t.Fatalf("curl: %v: %s", err, msg)
 	}
 	if got := fileSum(t, out); got != sum {
 		t.Errorf("downloaded sha256 %s, want %s", got, sum)
 	}
-	c.stop(t)
+	c.Stop(t)
 	b, err := os.ReadFile(trace)
 	if err != nil {
 		t.Fatal(err)
@@ -283,8 +205,8 @@ func scrape(t *testing.T, url, want string) string {
 func TestPerIPLimit(t *testing.T) {
 	needCurl(t)
 	c := start(t, nil, "-addr", "127.0.0.1:0", "-max-conns-per-ip", "1", "-metrics-addr", "127.0.0.1:0")
-	metrics := c.stderrMatch(t, regexp.MustCompile(`metrics at (http://\S+/metrics)\n`))
-	hold, err := net.Dial("tcp", c.addr)
+	metrics := c.StderrMatch(t, regexp.MustCompile(`metrics at (http://\S+/metrics)\n`))
+	hold, err := net.Dial("tcp", c.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +217,7 @@ func TestPerIPLimit(t *testing.T) {
 	if line, err := bufio.NewReader(hold).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
 		t.Fatalf("held connection: %q, %v", line, err)
 	}
-	if out, err := curl(t, "http://"+c.addr+"/hello"); err == nil {
+	if out, err := curl(t, "http://"+c.Addr+"/hello"); err == nil {
 		t.Fatalf("curl beyond the per-IP limit was served: %q", out)
 	}
 	body := scrape(t, metrics, `sockpool_connections_rejected_total{reason="per_ip",server="http"} 1`)
@@ -306,11 +228,11 @@ func TestPerIPLimit(t *testing.T) {
 	}
 	hold.Close()
 	scrape(t, metrics, `sockpool_connections_active{server="http"} 0`)
-	if out, err := curl(t, "http://"+c.addr+"/hello"); err != nil || !strings.HasPrefix(out, "hello") {
+	if out, err := curl(t, "http://"+c.Addr+"/hello"); err != nil || !strings.HasPrefix(out, "hello") {
 		t.Fatalf("curl after the held connection closed: %q, %v", out, err)
 	}
 	scrape(t, metrics, `sockpool_connections_closed_total{server="http"} 2`)
-	c.stop(t)
+	c.Stop(t)
 }
 
 // TestProxyProtocol: from a trusted peer, the handler sees the address a
@@ -328,7 +250,7 @@ func TestProxyProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", trusted.addr)
+	conn, err := net.Dial("tcp", trusted.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,16 +261,16 @@ func TestProxyProtocol(t *testing.T) {
 	if err != nil || !bytes.Contains(resp, []byte("hello from 203.0.113.7:4242 over HTTP/1.1")) {
 		t.Fatalf("response %q, %v; want the header's client", resp, err)
 	}
-	if out, err := curl(t, "--haproxy-protocol", "http://"+trusted.addr+"/hello"); err != nil || !strings.HasPrefix(out, "hello from 127.0.0.1:") {
+	if out, err := curl(t, "--haproxy-protocol", "http://"+trusted.Addr+"/hello"); err != nil || !strings.HasPrefix(out, "hello from 127.0.0.1:") {
 		t.Fatalf("curl --haproxy-protocol: %q, %v", out, err)
 	}
-	trusted.stop(t)
+	trusted.Stop(t)
 
 	untrusted := start(t, nil, "-addr", "127.0.0.1:0", "-proxy-protocol", "-trusted-proxies", "10.0.0.0/8")
-	if out, err := curl(t, "--haproxy-protocol", "http://"+untrusted.addr+"/hello"); err == nil {
+	if out, err := curl(t, "--haproxy-protocol", "http://"+untrusted.Addr+"/hello"); err == nil {
 		t.Fatalf("an untrusted peer was served: %q", out)
 	}
-	untrusted.stop(t)
+	untrusted.Stop(t)
 }
 
 // TestHandshakeTimeout: a client that connects and sends nothing is
@@ -356,13 +278,13 @@ func TestProxyProtocol(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	needCurl(t)
 	c := start(t, nil, "-addr", "127.0.0.1:0", "-tls-self-signed", "-handshake-timeout", "300ms")
-	cert := c.stderrMatch(t, regexp.MustCompile(`certificate for \S+ in (\S+)\n`))
-	silent, err := net.Dial("tcp", c.addr)
+	cert := c.StderrMatch(t, regexp.MustCompile(`certificate for \S+ in (\S+)\n`))
+	silent, err := net.Dial("tcp", c.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	if out, err := curl(t, "--cacert", cert, "https://"+c.addr+"/hello"); err != nil || !strings.HasPrefix(out, "hello") {
+	if out, err := curl(t, "--cacert", cert, "https://"+c.Addr+"/hello"); err != nil || !strings.HasPrefix(out, "hello") {
 		t.Fatalf("curl beside a silent client: %q, %v", out, err)
 	}
 	begin := time.Now()
@@ -373,7 +295,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if took := time.Since(begin); took > 5*time.Second {
 		t.Errorf("silent client closed after %v, want about 300ms", took)
 	}
-	c.stop(t)
+	c.Stop(t)
 }
 
 // isTimeout reports whether err is a passed deadline.
@@ -418,8 +340,8 @@ func TestWrk(t *testing.T) {
 		t.Skip("wrk is not installed")
 	}
 	c := start(t, nil, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0")
-	metrics := c.stderrMatch(t, regexp.MustCompile(`metrics at (http://\S+/metrics)\n`))
-	out, err := exec.Command(wrk, "-t", "1", "-c", "8", "-d", "1s", "http://"+c.addr+"/hello").CombinedOutput()
+	metrics := c.StderrMatch(t, regexp.MustCompile(`metrics at (http://\S+/metrics)\n`))
+	out, err := exec.Command(wrk, "-t", "1", "-c", "8", "-d", "1s", "http://"+c.Addr+"/hello").CombinedOutput()
 	if err != nil || !regexp.MustCompile(`(?m)^Requests/sec: +[1-9]`).Match(out) || bytes.Contains(out, []byte("Socket errors")) || bytes.Contains(out, []byte("Non-2xx")) {
 		t.Fatalf("wrk: %v:\n%s", err, out)
 	}
@@ -436,5 +358,5 @@ func TestWrk(t *testing.T) {
 	if accepted, closed := count("connections_accepted_total"), count("connections_closed_total"); accepted < 8 || closed != accepted {
 		t.Errorf("%d connections accepted, %d closed; want 8 or more, all closed", accepted, closed)
 	}
-	c.stop(t)
+	c.Stop(t)
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -37,6 +38,19 @@ import (
 	"github.com/sockpool/sockpool/server"
 	"github.com/sockpool/sockpool/tlsconf"
 )
+
+// Logger returns a text logger to stderr at level (debug, info, warn,
+// error), or nil, the servers' silence, for "".
+func Logger(level string) (*slog.Logger, error) {
+	if level == "" {
+		return nil, nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
 
 // Signals catches SIGINT, SIGTERM and SIGHUP until stop is called. Call it
 // before printing "listening": a script may send a signal as soon as it
