@@ -27,31 +27,18 @@ for tool in redis-server redis-benchmark; do
 	}
 done
 
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+prog=resp-bench
+. scripts/servers.sh
 
 go build -o "$tmp/resp" ./examples/resp
 
-# start NAME CMD...: runs CMD in the background; for examples/resp, waits
-# for its "listening" line and records its port in $tmp/NAME.port.
+# start_resp NAME ARGS...: examples/resp with ARGS, on a port picked free,
+# recorded in $tmp/NAME.port.
 start_resp() {
 	name=$1
 	shift
-	"$tmp/resp" -addr 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>&1 &
-	pids="$pids $!"
-	i=0
-	until grep -q '^listening ' "$tmp/$name.out" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "resp-bench: $name did not start" >&2; cat "$tmp/$name.out" >&2; exit 1; }
-		sleep 0.1
-	done
-	sed -n 's/^listening tcp 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/$name.out" >"$tmp/$name.port"
+	start_server "$name" "$tmp/resp" -addr 127.0.0.1:0 "$@"
+	sed 's/.*://' "$tmp/$name.addr" >"$tmp/$name.port"
 }
 
 start_resp threaded -engine threaded

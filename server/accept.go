@@ -46,9 +46,17 @@ type netAcceptor struct{ net.Listener }
 func (a *netAcceptor) accept() (accepted, error) { return a.Accept() }
 func (a *netAcceptor) release()                  {}
 
-// acceptLoop accepts connections from ln and hands each to the engine; hint
-// names the event loop for ln's connections, or is -1.
-func (s *Server) acceptLoop(ln acceptor, hint int) error {
+// A route is where an accept loop's connections go once admitted: the
+// engine that takes them (the Server's, or a Listener's hand-off) and, for
+// the evented engine, the index of the listener's event loop, or -1.
+type route struct {
+	eng  engine
+	hint int
+}
+
+// acceptLoop accepts connections from ln and hands each admitted one to
+// to's engine.
+func (s *Server) acceptLoop(ln acceptor, to route) error {
 	var pause backoff
 	for {
 		// Under Block, wait for a connection slot before accepting, so that
@@ -85,7 +93,7 @@ func (s *Server) acceptLoop(ln acceptor, hint int) error {
 				continue
 			}
 		}
-		if err := s.admit(nc, hint); err != nil {
+		if err := s.admit(nc, to); err != nil {
 			return err
 		}
 	}
@@ -111,7 +119,7 @@ func (b *backoff) wait(s *Server, msg string, addr net.Addr, err error) bool {
 	}
 }
 
-// start hands a new connection to the engine. It owns nc and the
+// start hands a new connection to to's engine. It owns nc and the
 // connection slot taken for it. It returns an error only when Serve must
 // end; a connection the engine has no room for is rejected and counted.
 //
@@ -119,14 +127,14 @@ func (b *backoff) wait(s *Server, msg string, addr net.Addr, err error) bool {
 // event loops or for blocking reads) can run out of descriptors as accept
 // itself can; the connection is kept and the take-over retried after the
 // same back-off, so clients wait instead of being dropped.
-func (s *Server) start(nc accepted, hint int) error {
+func (s *Server) start(nc accepted, to route) error {
 	var pause backoff
-	err := s.eng.serve(nc, hint, nil)
+	err := to.eng.serve(nc, to.hint, nil)
 	for err != nil && isOutOfFiles(err) && !s.inShutdown.Load() {
 		if !pause.wait(s, "out of file descriptors for a new connection; retrying", nc.RemoteAddr(), err) {
 			break
 		}
-		err = s.eng.serve(nc, hint, nil)
+		err = to.eng.serve(nc, to.hint, nil)
 	}
 	if err == nil {
 		s.stats.accepted.Add(1)

@@ -91,10 +91,10 @@ func (s *Server) refuse(nc accepted, why int, err error) {
 // of its own (bounded by the connection slots and by the header timeout),
 // so that a slow peer cannot hold up the acceptor. admit owns nc and its
 // slot; like start, it returns an error only when Serve must end.
-func (s *Server) admit(a accepted, hint int) error {
+func (s *Server) admit(a accepted, to route) error {
 	p := s.ProxyProtocol
 	if p == nil {
-		return s.admitClient(a, hint)
+		return s.admitClient(a, to)
 	}
 	// An engine accepts sockets itself only on servers without PROXY
 	// protocol (engine.acceptor): here a is a listener's net.Conn, which
@@ -111,16 +111,16 @@ func (s *Server) admit(a accepted, hint int) error {
 		nc.Close()
 		return ErrServerClosed
 	}
-	go s.readProxyHeader(nc, hint)
+	go s.readProxyHeader(nc, to)
 	return nil
 }
 
 // admitClient applies Access and MaxConnsPerIP to the client's address and
 // starts the connection. The address is asked for only when a check needs
 // it: a sockConn makes its net.Addr on demand.
-func (s *Server) admitClient(nc accepted, hint int) error {
+func (s *Server) admitClient(nc accepted, to route) error {
 	if s.Access == nil && s.MaxConnsPerIP == 0 {
-		return s.start(nc, hint)
+		return s.start(nc, to)
 	}
 	remote := nc.RemoteAddr()
 	if !s.Access.admits(remote) { // a nil Access admits everyone
@@ -133,7 +133,7 @@ func (s *Server) admitClient(nc accepted, hint int) error {
 			return nil
 		}
 	}
-	return s.start(nc, hint)
+	return s.start(nc, to)
 }
 
 // releaseClient gives back what admitClient took for c once it has ended.

@@ -60,7 +60,7 @@ var ErrNoServer = errors.New("sockpool/server: Dialer has no Server")
 type dialState struct {
 	h    Handler
 	tls  *tls.Config // nil: plain
-	conn liveConn    // set by the engine as it takes the connection over
+	conn engineConn  // set by the engine as it takes the connection over
 	// opened gets nil once OnOpen has returned (or would have, for a
 	// handler without one), or the reason the connection never opened.
 	opened chan error

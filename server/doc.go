@@ -92,4 +92,15 @@
 // should stop answering a pipeline while Conn.Congested is true and go on
 // in OnDrain (frame.Handler does); one that does not is cut at OutputLimit.
 // docs/design.md has the measurements.
+//
+// # net.Listener code
+//
+// Listener gives code written against net.Listener (net/http, gRPC) the
+// same admission, TLS and Stats, on connections it hands to Accept:
+//
+//	l, err := srv.Listener(ln) // srv needs no Handler for this
+//	...
+//	go http.Serve(l, mux)     // *tls.Conn (HTTP/2 by ALPN), sendfile on TCP
+//
+// Stop the http.Server first, then the Server (see Listener).
 package server

@@ -16,7 +16,7 @@ import (
 
 // readProxyHeader reads the PROXY header of a trusted peer's connection
 // and goes on with the client's address in place of the peer's.
-func (s *Server) readProxyHeader(nc net.Conn, hint int) {
+func (s *Server) readProxyHeader(nc net.Conn, to route) {
 	defer s.untrackPending(nc)
 	p := s.ProxyProtocol
 	// Under s.mu, so that Shutdown's wake-up (a past deadline) cannot come
@@ -48,7 +48,7 @@ func (s *Server) readProxyHeader(nc net.Conn, hint int) {
 	if h.Command == proxyproto.Proxy && h.Source != nil {
 		nc = &proxiedConn{Conn: nc, remote: h.Source, local: h.Destination}
 	}
-	if err := s.admitClient(nc, hint); err != nil && !errors.Is(err, ErrServerClosed) {
+	if err := s.admitClient(nc, to); err != nil && !errors.Is(err, ErrServerClosed) {
 		s.log.Error("sockpool/server: connection after its PROXY header", "err", err)
 	}
 }

@@ -87,18 +87,27 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) serve(ln net.Listener, hint int) error {
+	// Checked before init, which builds the pool: a Server refused here
+	// must not leave its goroutines behind. (Listener needs no Handler,
+	// nor does a Server that only dials with a Dialer's.)
+	if s.Handler == nil {
+		ln.Close()
+		return ErrNoHandler
+	}
 	if err := s.init(); err != nil {
 		ln.Close()
 		return err
-	}
-	if s.Handler == nil { // a Server that only dials may have none
-		ln.Close()
-		return ErrNoHandler
 	}
 	acc := s.eng.acceptor(ln)
 	if acc == nil {
 		acc = &netAcceptor{ln}
 	}
+	return s.acceptOn(acc, route{eng: s.eng, hint: hint})
+}
+
+// acceptOn runs acc's accept loop, tracked as one of the server's
+// listeners, until it ends; it closes acc.
+func (s *Server) acceptOn(acc acceptor, to route) error {
 	if !s.trackListener(acc, true) {
 		acc.Close()
 		acc.release()
@@ -109,7 +118,7 @@ func (s *Server) serve(ln net.Listener, hint int) error {
 	defer s.trackListener(acc, false)
 	defer acc.release()
 	defer acc.Close()
-	return s.acceptLoop(acc, hint)
+	return s.acceptLoop(acc, to)
 }
 
 // trackListener adds or removes ln; adding fails once the server is closing.
@@ -150,19 +159,27 @@ func (s *Server) untrackConn(c liveConn) {
 }
 
 // connDone ends a connection on any engine: OnClose (if OnOpen ran, or
-// would have), then removeConn, then the MaxConns slot is freed.
-func (s *Server) connDone(c liveConn, opened bool) {
+// would have), then connGone.
+func (s *Server) connDone(c engineConn, opened bool) {
 	s.ended(c, c.closeReason())
 	d := c.dialed()
 	if ch, ok := s.handlerOf(d).(CloseHandler); ok && opened {
 		reason := c.closeReason()
 		guard(s, c, func() { ch.OnClose(c, reason) })
 	}
-	s.removeConn(c)
-	if d == nil {
-		s.releaseClient(c)
-	} else if !opened {
+	if d != nil && !opened {
 		d.open(cmp.Or(c.closeReason(), ErrConnClosed))
+	}
+	s.connGone(c, d == nil)
+}
+
+// connGone gives back what a connection held, once, when it has closed:
+// removeConn, then (for a client's connection, accepted) its client's
+// MaxConnsPerIP count, then its MaxConns slot.
+func (s *Server) connGone(c liveConn, client bool) {
+	s.removeConn(c)
+	if client {
+		s.releaseClient(c)
 	}
 	<-s.slots
 }
@@ -296,9 +313,10 @@ func (s *Server) releaseAsync() {
 	}()
 }
 
-// liveConn is what the server needs of an engine's connection to track it.
+// liveConn is what the server needs of a connection to track it: an
+// engine's connection (engineConn), or one a Listener hands out.
 type liveConn interface {
-	Conn
+	RemoteAddr() net.Addr
 	// closeReason is the error OnClose gets.
 	closeReason() error
 	// stop closes the connection gracefully: the handler call in progress
@@ -308,6 +326,12 @@ type liveConn interface {
 	abort(reason error)
 	// counts returns the bytes read and written so far.
 	counts() (in, out uint64)
+}
+
+// engineConn is a connection an engine runs for the Handler.
+type engineConn interface {
+	Conn
+	liveConn
 	// dialed is the dial of a connection a Dialer opened, nil for one
 	// accepted.
 	dialed() *dialState

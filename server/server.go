@@ -95,7 +95,8 @@ type Server struct {
 	// "tcp6" or "unix". Default "tcp".
 	Network string
 
-	// Handler is called for each connection's data. Required.
+	// Handler is called for each connection's data. Serve and
+	// ListenAndServe require it; Listener does not use it.
 	Handler Handler
 
 	// Engine selects how connections are run: Threaded (the default),

@@ -15,8 +15,11 @@ type Stats struct {
 	// Rejections splits Rejected by reason.
 	Rejections Rejections
 
-	BytesIn  uint64 // bytes read and passed to the handler (plaintext, for TLS)
-	BytesOut uint64 // bytes written to connections (plaintext, for TLS)
+	// BytesIn and BytesOut count bytes read and passed to the handler, and
+	// written to connections, in plaintext for TLS; on a Listener's
+	// connections, the bytes they read and wrote, on the wire for TLS.
+	BytesIn  uint64
+	BytesOut uint64
 
 	Panics       uint64 // handler panics (each closed its connection)
 	Timeouts     uint64 // connections closed by IdleTimeout, ReadTimeout, WriteTimeout or HandshakeTimeout

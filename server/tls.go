@@ -51,18 +51,23 @@ func newUpgrade(config *tls.Config, rest []byte) (*tlsUpgrade, error) {
 	return &tlsUpgrade{config: config, rest: append([]byte(nil), rest...)}, nil
 }
 
-// handshakeFailed counts a handshake that failed with err and returns the
-// error to report: ErrHandshakeTimeout, or err wrapped in ErrTLSHandshake.
+// handshakeFailed counts and logs a handshake of c that failed with err
+// and returns the error to report (see handshakeError).
 func (s *Server) handshakeFailed(c Conn, err error) error {
+	err = s.handshakeError(err)
+	s.log.Debug("TLS handshake failed", "conn", c.ID(), "remote", c.RemoteAddr().String(), "err", err)
+	return err
+}
+
+// handshakeError counts a handshake that failed with err and returns the
+// error to report: ErrHandshakeTimeout, or err wrapped in ErrTLSHandshake.
+func (s *Server) handshakeError(err error) error {
 	s.stats.tlsErrors.Add(1)
 	if isTimeout(err) {
 		s.stats.timeouts.Add(1)
-		err = ErrHandshakeTimeout
-	} else {
-		err = fmt.Errorf("%w: %w", ErrTLSHandshake, err)
+		return ErrHandshakeTimeout
 	}
-	s.log.Debug("TLS handshake failed", "conn", c.ID(), "remote", c.RemoteAddr().String(), "err", err)
-	return err
+	return fmt.Errorf("%w: %w", ErrTLSHandshake, err)
 }
 
 // tlsReadError wraps in ErrTLSRecord an error from reading an established

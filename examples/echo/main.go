@@ -18,28 +18,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/sockpool/sockpool/metrics"
+	"github.com/sockpool/sockpool/examples/internal/servercmd"
 	"github.com/sockpool/sockpool/pool"
-	"github.com/sockpool/sockpool/proxyproto"
 	"github.com/sockpool/sockpool/server"
 	"github.com/sockpool/sockpool/tlsconf"
 )
@@ -95,14 +84,11 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *logLevel != "" {
-		var level slog.Level
-		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-			return err
-		}
-		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-		h.log = srv.Logger
+	var err error
+	if srv.Logger, err = servercmd.Logger(*logLevel); err != nil {
+		return err
 	}
+	h.log = srv.Logger
 	if isUDP(*network) {
 		return runUDP(fs, *network, *addr, *grace, srv.Workers, srv.Logger)
 	}
@@ -114,26 +100,23 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if srv.Access, err = accessFlags(*allow, *deny); err != nil {
+	if srv.Access, err = servercmd.Access(*allow, *deny); err != nil {
 		return err
 	}
-	if srv.ProxyProtocol, err = proxyFlags(*proxyProto, *trusted); err != nil {
+	if srv.ProxyProtocol, err = servercmd.ProxyPolicy(*proxyProto, *trusted); err != nil {
 		return err
 	}
 
 	if *metricsAddr != "" {
-		stop, err := serveMetrics(srv, *metricsAddr)
+		stop, err := servercmd.ServeMetrics(srv, "echo", *metricsAddr)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 
-	// Catch the signals before saying "listening": a script may send one as
-	// soon as it reads that line.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sig)
+	sig, stopSignals := servercmd.Signals()
+	defer stopSignals()
 
 	serveErr := make(chan error, 1)
 	if srv.ReusePort && srv.Engine == server.Evented && *network != "unix" {
@@ -163,40 +146,10 @@ func run(args []string) error {
 			fmt.Fprintln(os.Stderr, "echo: certificate reloaded")
 		}
 	}
-	if err := untilStop(sig, serveErr, reload); err != nil {
+	if err := servercmd.UntilStop(sig, serveErr, reload); err != nil {
 		return err
 	}
-	return stopGracefully(*grace, srv.Shutdown, serveErr, server.ErrServerClosed)
-}
-
-// untilStop waits for SIGINT or SIGTERM on sig, calling onHUP for each
-// SIGHUP. It returns Serve's error instead if Serve ends first.
-func untilStop(sig <-chan os.Signal, serveErr <-chan error, onHUP func()) error {
-	for {
-		select {
-		case err := <-serveErr:
-			return err
-		case s := <-sig:
-			if s != syscall.SIGHUP {
-				return nil
-			}
-			onHUP()
-		}
-	}
-}
-
-// stopGracefully shuts the server down within grace and waits for Serve to
-// return closed, the server's ErrServerClosed.
-func stopGracefully(grace time.Duration, shutdown func(context.Context) error, serveErr <-chan error, closed error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := shutdown(ctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-serveErr; !errors.Is(err, closed) {
-		return err
-	}
-	return nil
+	return servercmd.StopGracefully(*grace, srv.Shutdown, serveErr, server.ErrServerClosed)
 }
 
 // waitListening polls until srv has a listener or Serve failed.
@@ -265,23 +218,10 @@ func (f *tlsFlags) apply(srv *server.Server, addr string) (*tlsconf.Reloader, er
 	case f.selfSigned && (f.cert != "" || f.key != ""):
 		return nil, errors.New("-tls-self-signed and -tls-cert/-tls-key exclude each other")
 	case f.selfSigned:
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil || host == "" {
-			host = "localhost"
-		}
-		cert, err := tlsconf.SelfSigned(host, "localhost")
+		cert, err := servercmd.SelfSigned("echo", addr)
 		if err != nil {
 			return nil, err
 		}
-		dir, err := os.MkdirTemp("", "sockpool-echo-tls")
-		if err != nil {
-			return nil, err
-		}
-		certFile := filepath.Join(dir, "cert.pem")
-		if err := tlsconf.WriteFiles(cert, certFile, filepath.Join(dir, "key.pem")); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(os.Stderr, "echo: self-signed certificate for %s in %s\n", host, certFile)
 		conf.Certificate = cert
 		srv.TLSConfig, err = tlsconf.Server(conf)
 		return nil, err
@@ -296,88 +236,4 @@ func (f *tlsFlags) apply(srv *server.Server, addr string) (*tlsconf.Reloader, er
 		return nil, errors.New("-tls-client-ca needs -tls-cert and -tls-key, or -tls-self-signed")
 	}
 	return nil, nil
-}
-
-// splitUnix removes the "unix" entry from a comma-separated list and says
-// whether it was there.
-func splitUnix(list string) (rest string, unix bool) {
-	var keep []string
-	for _, f := range strings.Split(list, ",") {
-		if strings.EqualFold(strings.TrimSpace(f), "unix") {
-			unix = true
-			continue
-		}
-		keep = append(keep, f)
-	}
-	return strings.Join(keep, ","), unix
-}
-
-// accessFlags builds the Access rules of -allow and -deny, or nil when
-// both are empty.
-func accessFlags(allow, deny string) (*server.Access, error) {
-	if strings.TrimSpace(allow) == "" && strings.TrimSpace(deny) == "" {
-		return nil, nil
-	}
-	rest, unix := splitUnix(allow)
-	a := &server.Access{Unix: unix}
-	var err error
-	if a.Allow, err = proxyproto.ParsePrefixes(rest); err != nil {
-		return nil, fmt.Errorf("-allow: %w", err)
-	}
-	if unix && len(a.Allow) == 0 {
-		// "unix" alone: UNIX-socket clients only.
-		a.Deny = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-	}
-	denied, err := proxyproto.ParsePrefixes(deny)
-	if err != nil {
-		return nil, fmt.Errorf("-deny: %w", err)
-	}
-	a.Deny = append(a.Deny, denied...)
-	return a, nil
-}
-
-// proxyFlags builds the PROXY protocol policy of -proxy-protocol and
-// -trusted-proxies.
-func proxyFlags(on bool, trusted string) (*proxyproto.Policy, error) {
-	if !on {
-		if strings.TrimSpace(trusted) != "" {
-			return nil, errors.New("-trusted-proxies needs -proxy-protocol")
-		}
-		return nil, nil
-	}
-	rest, unix := splitUnix(trusted)
-	prefixes, err := proxyproto.ParsePrefixes(rest)
-	if err != nil {
-		return nil, fmt.Errorf("-trusted-proxies: %w", err)
-	}
-	if len(prefixes) == 0 && !unix {
-		return nil, errors.New("-proxy-protocol needs -trusted-proxies: a header is believed only from a trusted load balancer")
-	}
-	return &proxyproto.Policy{Trusted: prefixes, TrustUnix: unix}, nil
-}
-
-// serveMetrics serves srv's Stats for Prometheus at http://addr/metrics
-// until stop is called.
-func serveMetrics(srv *server.Server, addr string) (stop func(), err error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		metrics.NewCollector(srv, &metrics.Options{ConstLabels: prometheus.Labels{"server": "echo"}}),
-		// What the default registry would have: the Go runtime's metrics
-		// (go_goroutines, go_memstats_*) and the process's
-		// (process_open_fds, process_resident_memory_bytes), so that the
-		// server's counters can be read against its goroutines, memory and
-		// descriptors.
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("-metrics-addr: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "echo: metrics at http://%s/metrics\n", ln.Addr())
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	return func() { hs.Close() }, nil
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 )
 
 // echoRoundTrip checks one echo of msg on a new connection to addr and
@@ -56,7 +58,7 @@ func TestBehindHAProxy(t *testing.T) {
 		t.Skip("haproxy is not installed (Debian: apt-get install -y haproxy); CI installs it")
 	}
 	var backends []string
-	var logs []*syncBuffer
+	var logs []*cmdtest.Buffer
 	for _, engine := range []string{"threaded", "evented"} {
 		_, addr, stderr := startEcho(t, "-addr", "127.0.0.1:0", "-engine", engine, "-log", "debug",
 			"-proxy-protocol", "-trusted-proxies", "127.0.0.1")
@@ -84,7 +86,7 @@ backend echoes
 		t.Fatal(err)
 	}
 	hp := exec.Command(haproxy, "-db", "-f", cfg)
-	var hpOut syncBuffer
+	var hpOut cmdtest.Buffer
 	hp.Stdout, hp.Stderr = &hpOut, &hpOut
 	if err := hp.Start(); err != nil {
 		t.Fatal(err)
@@ -168,36 +170,6 @@ func TestReusePortProcesses(t *testing.T) {
 	second.Process.Signal(syscall.SIGTERM)
 	if err := second.Wait(); err != nil {
 		t.Fatalf("second process after SIGTERM: %v", err)
-	}
-}
-
-func TestAccessAndProxyFlags(t *testing.T) {
-	a, err := accessFlags("127.0.0.0/8, ::1, unix", "127.0.0.9")
-	if err != nil || len(a.Allow) != 2 || !a.Unix || len(a.Deny) != 1 {
-		t.Errorf("accessFlags = %+v, %v", a, err)
-	}
-	if a, err := accessFlags("", ""); a != nil || err != nil {
-		t.Errorf("no flags gave %+v, %v; want no rules", a, err)
-	}
-	if a, err := accessFlags("unix", ""); err != nil || !a.Unix || len(a.Deny) != 2 {
-		t.Errorf(`-allow unix gave %+v, %v; want UNIX clients only`, a, err)
-	}
-	p, err := proxyFlags(true, "10.0.0.0/8,unix")
-	if err != nil || len(p.Trusted) != 1 || !p.TrustUnix {
-		t.Errorf("proxyFlags = %+v, %v", p, err)
-	}
-	for _, bad := range []struct {
-		name string
-		err  func() error
-	}{
-		{"-allow garbage", func() error { _, err := accessFlags("10.0.0.0/33", ""); return err }},
-		{"-deny garbage", func() error { _, err := accessFlags("", "nope"); return err }},
-		{"-proxy-protocol without -trusted-proxies", func() error { _, err := proxyFlags(true, ""); return err }},
-		{"-trusted-proxies without -proxy-protocol", func() error { _, err := proxyFlags(false, "10.0.0.1"); return err }},
-	} {
-		if bad.err() == nil {
-			t.Errorf("%s accepted", bad.name)
-		}
 	}
 }
 

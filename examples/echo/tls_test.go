@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,37 +9,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 	"github.com/sockpool/sockpool/tlsconf"
 )
 
 // startEcho re-executes the test binary as the echo command with args and
 // returns the address from its listening line and its stderr so far.
-func startEcho(t *testing.T, args ...string) (cmd *exec.Cmd, addr string, stderr *syncBuffer) {
+func startEcho(t *testing.T, args ...string) (cmd *exec.Cmd, addr string, stderr *cmdtest.Buffer) {
 	t.Helper()
-	cmd = exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "SOCKPOOL_ECHO_MAIN=1")
-	stderr = new(syncBuffer)
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	f := strings.Fields(line)
-	if err != nil || len(f) != 3 || f[0] != "listening" {
-		t.Fatalf("listening line %q, %v; stderr: %s", line, err, stderr.String())
-	}
-	return cmd, f[2], stderr
+	c := cmdtest.Start(t, "SOCKPOOL_ECHO_MAIN=1", nil, args...)
+	return c.Cmd, c.Addr, c.Stderr
 }
 
 // tlsEcho dials addr with TLS trusting roots, checks an echo, and returns
@@ -168,23 +150,4 @@ func selfSigned(t *testing.T) *tls.Certificate {
 		}
 	}
 	return cert
-}
-
-// syncBuffer is a bytes.Buffer safe for the copying goroutine of exec and
-// the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -7,11 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/sockpool/sockpool/examples/internal/servercmd"
 	"github.com/sockpool/sockpool/packet"
 )
 
@@ -50,11 +49,8 @@ func runUDP(fs *flag.FlagSet, network, addr string, grace time.Duration, workers
 		Logger:  log,
 	}
 
-	// Catch the signals before saying "listening": a script may send one as
-	// soon as it reads that line.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sig)
+	sig, stopSignals := servercmd.Signals()
+	defer stopSignals()
 
 	pc, err := net.ListenPacket(network, addr)
 	if err != nil {
@@ -64,8 +60,8 @@ func runUDP(fs *flag.FlagSet, network, addr string, grace time.Duration, workers
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(pc) }()
 	hup := func() { fmt.Fprintln(os.Stderr, "echo: SIGHUP: nothing to reload over UDP") }
-	if err := untilStop(sig, serveErr, hup); err != nil {
+	if err := servercmd.UntilStop(sig, serveErr, hup); err != nil {
 		return err
 	}
-	return stopGracefully(grace, srv.Shutdown, serveErr, packet.ErrServerClosed)
+	return servercmd.StopGracefully(grace, srv.Shutdown, serveErr, packet.ErrServerClosed)
 }
