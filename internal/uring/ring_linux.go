@@ -340,9 +340,14 @@ func (r *Ring) Close() error {
 	for len(r.bufRings) > 0 {
 		r.bufRings[0].Close()
 	}
+	var err error
 	if r.enterFlags&enterRegisteredRing != 0 {
+		// Left registered, the thread's table would keep the ring alive
+		// after its descriptor is closed.
 		u := rsrcUpdate{offset: uint32(r.enterFD)}
-		sysRegister(r.fd, unregisterRingFDs, unsafe.Pointer(&u), 1)
+		if _, uerr := sysRegister(r.fd, unregisterRingFDs, unsafe.Pointer(&u), 1); uerr != nil {
+			err = fmt.Errorf("sockpool/uring: IORING_UNREGISTER_RING_FDS: %w (Close must run on the thread that called New)", uerr)
+		}
 	}
 	for _, m := range [][]byte{r.sqeMem, r.ringMem, r.waitMem} {
 		if m != nil {
@@ -351,7 +356,9 @@ func (r *Ring) Close() error {
 	}
 	r.sqeMem, r.ringMem, r.waitMem = nil, nil, nil
 	r.sq.sqes, r.cq.cqes = nil, nil
-	err := unix.Close(r.fd)
+	if cerr := unix.Close(r.fd); cerr != nil && err == nil {
+		err = fmt.Errorf("sockpool/uring: closing the ring: %w", cerr)
+	}
 	r.fd = -1
 	return err
 }

@@ -109,7 +109,8 @@ func (r *Ring) overflowed() bool {
 // head moves once, when the iteration ends. When the kernel kept
 // completions back because the queue was full, the iterator makes one
 // io_uring_enter to move them in and goes on, so none is lost or taken
-// out of order. The body may prepare and submit entries.
+// out of order. The body may prepare and submit entries, but not range
+// over CQEs again: the inner loop would see the outer one's entries.
 func (r *Ring) CQEs() iter.Seq[*CQE] {
 	return func(yield func(*CQE) bool) {
 		head := *r.cq.head // only we write it

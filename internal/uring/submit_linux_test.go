@@ -2,6 +2,9 @@ package uring
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -212,4 +215,65 @@ func waitOne(t *testing.T, r *Ring) CQE {
 		t.Fatalf("%d completions after one wait, want 1: %+v", len(got), got)
 	}
 	return got[0]
+}
+
+// TestAcceptSendmsg accepts one connection with a one-shot accept and
+// sends it two buffers gathered by one sendmsg, everything the kernel
+// reads after Submit returns pinned as PrepSendmsg requires; the shutdown
+// that ends the stream posts no completion (SQESkipSuccess).
+func TestAcceptSendmsg(t *testing.T) {
+	r := newRing(t, nil)
+	lfd, port := listenTCP(t)
+	sqe(t, r).PrepAccept(1, lfd, unix.SOCK_CLOEXEC)
+	got := make(chan []byte, 1)
+	go func() {
+		b, err := dialRead(port)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	c := collect(t, r, 1)[0]
+	if c.UserData != 1 || c.Res < 0 {
+		t.Fatalf("accept completed with %+v (%v)", c, c.Err())
+	}
+	fd := int(c.Res)
+	t.Cleanup(func() { unix.Close(fd) })
+
+	head, body := []byte("head:"), []byte("body")
+	iov := []unix.Iovec{{Base: &head[0]}, {Base: &body[0]}}
+	iov[0].SetLen(len(head))
+	iov[1].SetLen(len(body))
+	msg := &unix.Msghdr{Iov: &iov[0]}
+	msg.SetIovlen(len(iov))
+	var pin runtime.Pinner
+	pin.Pin(msg)
+	pin.Pin(&iov[0])
+	pin.Pin(&head[0])
+	pin.Pin(&body[0])
+	defer pin.Unpin()
+	sqe(t, r).PrepSendmsg(2, fd, msg, unix.MSG_NOSIGNAL)
+	s := sqe(t, r)
+	s.PrepShutdown(3, fd, unix.SHUT_WR)
+	s.SetFlags(SQESkipSuccess)
+	if c := collect(t, r, 1)[0]; c.UserData != 2 || c.Res != int32(len(head)+len(body)) {
+		t.Fatalf("sendmsg completed with %+v (%v)", c, c.Err())
+	}
+	if b := <-got; string(b) != "head:body" {
+		t.Fatalf("the peer read %q", b)
+	}
+	for c := range r.CQEs() {
+		t.Fatalf("completion %+v of a shutdown that skips its success", *c)
+	}
+}
+
+// dialRead connects to port and reads to end of stream.
+func dialRead(port int) ([]byte, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), waitTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitTimeout))
+	return io.ReadAll(c)
 }
