@@ -1,0 +1,279 @@
+package uring
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pinnedTimespec returns a timespec of d that stays in place for the test,
+// as PrepTimeout requires.
+func pinnedTimespec(t *testing.T, d time.Duration) *unix.Timespec {
+	ts := new(unix.Timespec)
+	*ts = unix.NsecToTimespec(d.Nanoseconds())
+	var p runtime.Pinner
+	p.Pin(ts)
+	t.Cleanup(p.Unpin)
+	return ts
+}
+
+// socketpair returns a connected pair of UNIX stream sockets the test closes.
+func socketpair(t testing.TB) (int, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+func TestWaitTimeout(t *testing.T) {
+	r := newRing(t, nil)
+	const d = 20 * time.Millisecond
+	start := time.Now()
+	if _, err := r.SubmitAndWaitTimeout(1, d); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < d || took > waitTimeout {
+		t.Fatalf("a wait of %v with nothing in flight returned after %v", d, took)
+	}
+	for c := range r.CQEs() {
+		t.Fatalf("completion %+v with nothing in flight", *c)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	r := newRing(t, nil)
+	const d = 10 * time.Millisecond
+	start := time.Now()
+	sqe(t, r).PrepTimeout(7, pinnedTimespec(t, d), 0, 0)
+	c := collect(t, r, 1)[0]
+	if took := time.Since(start); took < d {
+		t.Errorf("the %v timeout completed after %v", d, took)
+	}
+	if c.UserData != 7 || !errors.Is(c.Err(), unix.ETIME) || c.More() {
+		t.Fatalf("timeout completion %+v (%v), want user data 7, ETIME, no More", c, c.Err())
+	}
+}
+
+// TestMultishotTimeoutCancel runs the loop's sweep timer: a multishot
+// timeout fires repeatedly until a cancel by user data ends it.
+func TestMultishotTimeoutCancel(t *testing.T) {
+	r := newRing(t, nil)
+	sqe(t, r).PrepTimeout(1, pinnedTimespec(t, 2*time.Millisecond), 0, TimeoutMultishot)
+	for i, c := range collect(t, r, 3) {
+		if c.UserData != 1 || !errors.Is(c.Err(), unix.ETIME) || !c.More() {
+			t.Fatalf("tick %d = %+v, want user data 1, ETIME, More", i, c)
+		}
+	}
+	sqe(t, r).PrepCancel(2, 1, 0)
+	var cancelled, cancel bool
+	deadline := time.Now().Add(waitTimeout)
+	for !cancelled || !cancel {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the cancel")
+		}
+		for _, c := range collect(t, r, 1) {
+			switch {
+			case c.UserData == 1 && c.More():
+				// a tick that came before the cancel
+			case c.UserData == 1:
+				if !errors.Is(c.Err(), unix.ECANCELED) {
+					t.Fatalf("the timeout ended with %v, want ECANCELED", c.Err())
+				}
+				cancelled = true
+			case c.UserData == 2:
+				if c.Res != 0 {
+					t.Fatalf("the cancel completed with %v", c.Err())
+				}
+				cancel = true
+			}
+		}
+	}
+}
+
+// TestCancelFD cancels a multishot recv by its descriptor, as a loop does
+// before closing a connection, then closes and shuts down through the ring.
+func TestCancelFD(t *testing.T) {
+	r := newRing(t, nil)
+	bufs, err := r.NewBufferRing(0, 8, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := socketpair(t)
+	sqe(t, r).PrepRecvMultishot(1, a, bufs.Group())
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	sqe(t, r).PrepCancelFD(2, a, CancelAll)
+	got := map[uint64]CQE{}
+	for _, c := range collect(t, r, 2) {
+		got[c.UserData] = c
+	}
+	if c := got[1]; !errors.Is(c.Err(), unix.ECANCELED) || c.More() {
+		t.Errorf("the recv ended with %+v (%v), want ECANCELED without More", c, c.Err())
+	}
+	if c := got[2]; c.Res != 1 {
+		t.Errorf("the cancel completed with %+v, want 1 request cancelled", c)
+	}
+	sqe(t, r).PrepShutdown(3, b, unix.SHUT_WR)
+	if c := collect(t, r, 1)[0]; c.UserData != 3 || c.Res != 0 {
+		t.Fatalf("shutdown completed with %+v", c)
+	}
+	if n, err := unix.Read(a, make([]byte, 1)); n != 0 || err != nil {
+		t.Fatalf("read after the peer's shutdown = %d, %v, want end of stream", n, err)
+	}
+	dup, err := unix.Dup(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqe(t, r).PrepClose(4, dup)
+	if c := collect(t, r, 1)[0]; c.UserData != 4 || c.Res != 0 {
+		t.Fatalf("close completed with %+v", c)
+	}
+	if _, err := unix.FcntlInt(uintptr(dup), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("the descriptor the ring closed is still open: %v", err)
+	}
+}
+
+// TestWaker wakes a ring that waits with a long timeout from another
+// goroutine, then checks that Wakes before the loop re-arms coalesce.
+func TestWaker(t *testing.T) {
+	for _, tc := range configs {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRing(t, tc.cfg)
+			w, err := NewWaker()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { w.Close() }) // after the ring's Close: cleanups run last first
+			w.Arm(sqe(t, r), 9)
+			woke := make(chan error, 1)
+			time.AfterFunc(20*time.Millisecond, func() { woke <- w.Wake() })
+			start := time.Now()
+			c := waitOne(t, r)
+			if took := time.Since(start); took >= waitTimeout {
+				t.Fatalf("woken after %v", took)
+			}
+			if c.UserData != 9 || c.Res != 8 {
+				t.Fatalf("the wake completed with %+v, want user data 9, 8 bytes read", c)
+			}
+			if err := <-woke; err != nil {
+				t.Fatal(err)
+			}
+
+			// Two Wakes before Arm make one system call and one wake;
+			// after Arm the ring waits again until the next Wake.
+			if err := w.Wake(); err != nil {
+				t.Fatal(err)
+			}
+			w.Arm(sqe(t, r), 9)
+			if err := w.Wake(); err != nil {
+				t.Fatal(err)
+			}
+			if c := waitOne(t, r); c.UserData != 9 || c.Res != 8 {
+				t.Fatalf("the second wake completed with %+v", c)
+			}
+			w.Arm(sqe(t, r), 9)
+			if _, err := r.SubmitAndWaitTimeout(1, 20*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			for c := range r.CQEs() {
+				t.Fatalf("completion %+v with no Wake since Arm", *c)
+			}
+			if err := w.Wake(); err != nil {
+				t.Fatal(err)
+			}
+			if c := waitOne(t, r); c.UserData != 9 {
+				t.Fatalf("the third wake completed with %+v", c)
+			}
+		})
+	}
+}
+
+// waitOne waits for exactly one completion in one long wait.
+func waitOne(t *testing.T, r *Ring) CQE {
+	t.Helper()
+	var got []CQE
+	for deadline := time.Now().Add(waitTimeout); len(got) == 0 && time.Now().Before(deadline); {
+		// One wait normally; a signal may end one early.
+		if _, err := r.SubmitAndWaitTimeout(1, time.Until(deadline)); err != nil {
+			t.Fatal(err)
+		}
+		for c := range r.CQEs() {
+			got = append(got, *c)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d completions after one wait, want 1: %+v", len(got), got)
+	}
+	return got[0]
+}
+
+// TestAcceptSendmsg accepts one connection with a one-shot accept and
+// sends it two buffers gathered by one sendmsg, everything the kernel
+// reads after Submit returns pinned as PrepSendmsg requires; the shutdown
+// that ends the stream posts no completion (SQESkipSuccess).
+func TestAcceptSendmsg(t *testing.T) {
+	r := newRing(t, nil)
+	lfd, port := listenTCP(t)
+	sqe(t, r).PrepAccept(1, lfd, unix.SOCK_CLOEXEC)
+	got := make(chan []byte, 1)
+	go func() {
+		b, err := dialRead(port)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	c := collect(t, r, 1)[0]
+	if c.UserData != 1 || c.Res < 0 {
+		t.Fatalf("accept completed with %+v (%v)", c, c.Err())
+	}
+	fd := int(c.Res)
+	t.Cleanup(func() { unix.Close(fd) })
+
+	head, body := []byte("head:"), []byte("body")
+	iov := []unix.Iovec{{Base: &head[0]}, {Base: &body[0]}}
+	iov[0].SetLen(len(head))
+	iov[1].SetLen(len(body))
+	msg := &unix.Msghdr{Iov: &iov[0]}
+	msg.SetIovlen(len(iov))
+	var pin runtime.Pinner
+	pin.Pin(msg)
+	pin.Pin(&iov[0])
+	pin.Pin(&head[0])
+	pin.Pin(&body[0])
+	defer pin.Unpin()
+	sqe(t, r).PrepSendmsg(2, fd, msg, unix.MSG_NOSIGNAL)
+	s := sqe(t, r)
+	s.PrepShutdown(3, fd, unix.SHUT_WR)
+	s.SetFlags(SQESkipSuccess)
+	if c := collect(t, r, 1)[0]; c.UserData != 2 || c.Res != int32(len(head)+len(body)) {
+		t.Fatalf("sendmsg completed with %+v (%v)", c, c.Err())
+	}
+	if b := <-got; string(b) != "head:body" {
+		t.Fatalf("the peer read %q", b)
+	}
+	for c := range r.CQEs() {
+		t.Fatalf("completion %+v of a shutdown that skips its success", *c)
+	}
+}
+
+// dialRead connects to port and reads to end of stream.
+func dialRead(port int) ([]byte, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), waitTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitTimeout))
+	return io.ReadAll(c)
+}
