@@ -103,4 +103,17 @@
 //	go http.Serve(l, mux)     // *tls.Conn (HTTP/2 by ALPN), sendfile on TCP
 //
 // Stop the http.Server first, then the Server (see Listener).
+//
+// # Dialing
+//
+// A Dialer opens outgoing connections that run on the server's engine with
+// a Handler of their own (TLS and StartTLS as the client), so a proxy or a
+// client keeps its upstream connections on the same loops as the accepted
+// ones:
+//
+//	d := &server.Dialer{Server: srv, Handler: upstream, TLSConfig: cliConf}
+//	c, err := d.DialContext(ctx, "tcp", "10.0.0.2:6379") // returns after OnOpen
+//
+// A file goes out with Conn.SendFile: sendfile(2) on plain sockets on
+// Linux, queued without a copy on the evented engines.
 package server
