@@ -87,6 +87,10 @@ type Server struct {
 	maxConcurrent  int
 	maxQueued      int
 	maxQueuedBytes int
+	// draining counts the drain tasks submitted and not yet past their
+	// last call: whether a worker is free is decided by it, not by the
+	// pool (see submit).
+	draining atomic.Int64
 
 	mu      sync.RWMutex
 	methods map[string]Func
@@ -127,7 +131,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	s.pool, err = pool.New(pool.Config{Size: cfg.Workers, Policy: pool.Reject, Logger: s.log})
+	s.pool, err = pool.New(pool.Config{Size: cfg.Workers, Policy: pool.Block, Logger: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -233,6 +237,7 @@ type sconn struct {
 	mu          sync.Mutex
 	calls       map[uint64]*call // queued and running, for cancel messages
 	running     int              // tasks draining this connection's calls
+	exits       int              // drain tasks of this connection that have ended (see request)
 	queue       []*call
 	queuedBytes int
 	closed      bool
@@ -289,31 +294,44 @@ func (sc *sconn) request(id uint64, body []byte) {
 	if sc.running < s.maxConcurrent {
 		sc.running++
 		sc.calls[id] = cl
-		sc.mu.Unlock()
-		// Submit with a done context never waits: a full pool refuses.
-		if err := s.pool.Submit(doneCtx, func() { sc.drain(cl) }); err != nil {
+		for {
+			exits := sc.exits
+			sc.mu.Unlock()
+			err := s.submit(func() { sc.drain(cl) })
+			if err == nil {
+				return
+			}
 			sc.mu.Lock()
 			sc.running--
+			closed := errors.Is(err, pool.ErrClosed)
 			// Every worker is busy, but a call of this connection that is
 			// running drains the queue when it returns (under mu, so that
 			// it sees this one): wait there, as a call beyond
 			// MaxConcurrent does, rather than be refused.
-			if !errors.Is(err, pool.ErrClosed) && sc.running > 0 && len(sc.queue) < s.maxQueued && sc.queuedBytes+len(b) <= s.maxQueuedBytes {
+			if !closed && sc.running > 0 && len(sc.queue) < s.maxQueued && sc.queuedBytes+len(b) <= s.maxQueuedBytes {
 				sc.queue = append(sc.queue, cl)
 				sc.queuedBytes += len(b)
 				sc.mu.Unlock()
 				return
 			}
+			// A drain of this connection that ended while we asked (it saw
+			// our running++ and left the rest to us) gave its worker back:
+			// ask again. Each retry needs another drain to end, so this
+			// stops.
+			if !closed && sc.exits != exits {
+				sc.running++
+				continue
+			}
 			delete(sc.calls, id)
 			sc.mu.Unlock()
 			cl.cancel()
 			code := CodeOverloaded
-			if errors.Is(err, pool.ErrClosed) {
+			if closed {
 				code = CodeShuttingDown
 			}
 			sc.replyError(id, code, "")
+			return
 		}
-		return
 	}
 	if len(sc.queue) >= s.maxQueued || sc.queuedBytes+len(b) > s.maxQueuedBytes {
 		sc.mu.Unlock()
@@ -327,12 +345,24 @@ func (sc *sconn) request(id uint64, body []byte) {
 	sc.mu.Unlock()
 }
 
-// doneCtx makes pool.Submit fail at once instead of waiting for a worker.
-var doneCtx = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
+// submit hands a drain task to the pool, or fails with pool.ErrOverload at
+// once when every worker runs a drain. A drain counts itself out of
+// draining when it passes its last call, a moment before its worker goes
+// back to the pool: asked for a worker in that moment, the pool would
+// refuse (as a test with every worker busy found, once in a few hundred
+// runs on a loaded machine), so the count decides, and the pool, which
+// blocks, is asked to wait for the worker that is on its way back.
+func (s *Server) submit(task func()) error {
+	if s.draining.Add(1) > int64(s.pool.Size()) {
+		s.draining.Add(-1)
+		return pool.ErrOverload
+	}
+	if err := s.pool.Submit(context.Background(), task); err != nil {
+		s.draining.Add(-1)
+		return err
+	}
+	return nil
+}
 
 // drain runs on a pool worker: it runs cl, then the connection's queued
 // calls, until the queue is empty.
@@ -349,6 +379,8 @@ func (sc *sconn) drain(cl *call) {
 			sc.queuedBytes -= len(cl.method) + len(cl.req)
 		} else {
 			sc.running--
+			sc.exits++
+			sc.s.draining.Add(-1)
 		}
 		sc.mu.Unlock()
 	}
