@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,22 +10,29 @@ import (
 	"github.com/sockpool/sockpool/pool"
 )
 
+// newCase is a case of TestNew.
+type newCase struct {
+	name     string
+	cfg      pool.Config
+	wantSize int
+	wantErr  string // substring of the error; empty means no error
+}
+
 func TestNew(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name     string
-		cfg      pool.Config
-		wantSize int
-		wantErr  string // substring of the error; empty means no error
-	}{
+	tests := []newCase{
 		{name: "zero", cfg: pool.Config{}, wantSize: pool.DefaultSize},
 		{name: "size", cfg: pool.Config{Size: 3}, wantSize: 3},
 		{name: "reject", cfg: pool.Config{Size: 1, Policy: pool.Reject}, wantSize: 1},
 		{name: "expiry", cfg: pool.Config{Expiry: time.Minute}, wantSize: pool.DefaultSize},
 		{name: "negative size", cfg: pool.Config{Size: -1}, wantErr: "Size must not be negative, got -1"},
-		{name: "huge size", cfg: pool.Config{Size: math.MaxInt32 + 1}, wantErr: "Size must not be larger than"},
 		{name: "unknown policy", cfg: pool.Config{Policy: 2}, wantErr: "unknown Policy 2"},
 		{name: "negative expiry", cfg: pool.Config{Expiry: -time.Second}, wantErr: "Expiry must not be negative, got -1s"},
+	}
+	if strconv.IntSize == 64 { // a Size past ants' int32 capacity exists only there
+		huge := int64(math.MaxInt32)
+		huge++
+		tests = append(tests, newCase{name: "huge size", cfg: pool.Config{Size: int(huge)}, wantErr: "Size must not be larger than"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
