@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/sockpool/sockpool/pool"
@@ -32,7 +33,7 @@ func (s *Server) ListenAndServe() error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if s.ReusePort && s.Engine.evented() {
+	if s.ReusePort && s.Engine.evented() && strings.HasPrefix(network, "tcp") {
 		return s.listenAndServeReusePort(network, addr)
 	}
 	ln, err := net.Listen(network, addr)

@@ -157,7 +157,8 @@ type Server struct {
 	// ReusePort makes ListenAndServe open one SO_REUSEPORT listening socket
 	// per event loop (Evented, Linux), so the kernel spreads new connections
 	// over the loops. Otherwise one acceptor deals them out in turn.
-	// TCP only: a UNIX socket path cannot be bound twice.
+	// TCP only: a UNIX socket path cannot be bound twice, so with Network
+	// "unix" one listener feeds the loops, as without ReusePort.
 	ReusePort bool
 
 	// WriteHighWater and WriteLowWater bound the output the Evented engine
