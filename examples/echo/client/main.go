@@ -151,16 +151,16 @@ func driveDialed(srv *server.Server, conf *tls.Config, network, addr string, see
 // checks its echo as the pieces arrive, and writes the next one once the
 // echo is complete, n times; done gets the outcome.
 type checker struct {
-	seed   uint64
-	n      int
-	r      *rand.Rand
-	msg    []byte
+	seed    uint64
+	n       int
+	r       *rand.Rand
+	msg     []byte
 	inline  bool       // the handler runs on an event loop, where Write never waits
 	wrote   chan error // the outcome of a Write made on a goroutine of its own
 	pending bool       // such a Write has not been waited for
 	sent    int        // messages written
-	got    int        // bytes of the current echo checked
-	done   chan error
+	got     int        // bytes of the current echo checked
+	done    chan error
 }
 
 // next writes the next message; fromLoop says it is called from OnData.
