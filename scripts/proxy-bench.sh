@@ -33,28 +33,8 @@ done
 prog=proxy-bench
 . scripts/servers.sh
 
-# free_port FROM: the first port from FROM up on which nothing answers.
-free_port() {
-	p=$1
-	while redis-cli -p "$p" ping >/dev/null 2>&1; do p=$((p + 1)); done
-	echo "$p"
-}
-
-# wait_ping NAME PORT: waits up to 10 s for a redis PING to answer on PORT.
-wait_ping() {
-	i=0
-	until [ "$(redis-cli -p "$2" ping 2>/dev/null)" = PONG ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "proxy-bench: $1 did not answer on $2" >&2; cat "$tmp/$1.out" >&2 2>/dev/null; exit 1; }
-		sleep 0.1
-	done
-	echo "$2" >"$tmp/$1.port"
-}
-
-redis_port=$(free_port 6390)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$tmp/redis.out" 2>&1 &
-pids="$pids $!"
-wait_ping redis "$redis_port"
+start_redis redis 6390
+redis_port=$(cat "$tmp/redis.port")
 
 go build -o "$tmp/proxy" ./examples/proxy
 engines="threaded threaded-syscall evented evented-pool"
@@ -63,7 +43,8 @@ for e in $engines; do
 	sed 's/.*://' "$tmp/proxy-$e.addr" >"$tmp/proxy-$e.port"
 done
 
-haproxy_port=$(free_port $((redis_port + 1)))
+haproxy_port=$((redis_port + 1))
+while redis-cli -p "$haproxy_port" ping >/dev/null 2>&1; do haproxy_port=$((haproxy_port + 1)); done
 cat >"$tmp/haproxy.cfg" <<CFG
 global
 	nbthread $(nproc)
@@ -86,37 +67,8 @@ wait_ping haproxy "$haproxy_port"
 targets="redis"
 for e in $engines; do targets="$targets proxy-$e"; done
 targets="$targets haproxy"
-all=$targets
-for r in $(seq 1 "$rounds"); do
-	for name in $targets; do
-		p=$(cat "$tmp/$name.port")
-		redis-benchmark -h 127.0.0.1 -p "$p" -c "$clients" -P "$pipeline" -t get,set -n "$n" -q 2>/dev/null |
-			tr '\r' '\n' | sed -n 's/^\([A-Z]*\): \([0-9.]*\) requests per second.*/\1 \2/p' |
-			while read -r test rps; do echo "$name $test $rps"; done >>"$tmp/results"
-		echo "round $r/$rounds: $name done" >&2
-	done
-	# Rotate the order: a b c -> b c a.
-	set -- $targets
-	first=$1
-	shift
-	targets="$* $first"
-done
+bench_rounds "$rounds" $targets
 
 echo "redis-benchmark -c $clients -P $pipeline -t get,set -n $n, median of $rounds rounds ($(uname -r), $(nproc) cores, $(haproxy -v | sed -n '1s/ - .*//p'), nbthread $(nproc))"
 echo
-echo "| target | SET req/s | vs HAProxy | GET req/s | vs HAProxy |"
-echo "| --- | ---: | ---: | ---: | ---: |"
-median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) printf "%.0f\n", v[(NR+1)/2]; else printf "%.0f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-for test in SET GET; do
-	awk -v t="$test" '$1=="haproxy" && $2==t {print $3}' "$tmp/results" | median >"$tmp/haproxy.$test"
-done
-for name in $all; do
-	row="| $name"
-	for test in SET GET; do
-		m=$(awk -v s="$name" -v t="$test" '$1==s && $2==t {print $3}' "$tmp/results" | median)
-		base=$(cat "$tmp/haproxy.$test")
-		ratio=$(awk -v a="$m" -v b="$base" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "-"}')
-		row="$row | $m | $ratio"
-	done
-	echo "$row |"
-done
+ratio_table haproxy HAProxy $targets

@@ -73,16 +73,9 @@ func (l *loop) finish(c *evConn) {
 		}
 		return
 	}
-	if !l.notify(c) {
-		return // close_notify goes after what waits in later, and FIN after it
-	}
-	c.mu.Lock()
-	if c.queued.Load() > 0 {
-		c.mu.Unlock()
+	if !l.flushedForFIN(c) {
 		return
 	}
-	c.wclosed = true
-	c.mu.Unlock()
 	if c.want == closeClean {
 		l.closeConn(c, nil)
 		return

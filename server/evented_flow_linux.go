@@ -226,20 +226,29 @@ func (l *loop) kickPool(c *evConn) {
 // halfClose sends CloseWrite's FIN once c's output is flushed: finish
 // calls it for a connection that is not closing.
 func (l *loop) halfClose(c *evConn) {
-	if c.wend&wendFIN != 0 || !l.notify(c) {
+	if c.wend&wendFIN != 0 || !l.flushedForFIN(c) {
 		return
 	}
-	c.mu.Lock()
-	if c.queued.Load() > 0 {
-		c.mu.Unlock()
-		return
-	}
-	c.wclosed = true
-	c.mu.Unlock()
 	c.wend |= wendFIN
 	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
 		l.closeConn(c, err)
 	}
+}
+
+// flushedForFIN reports whether all of c's output is written, a TLS
+// connection's close_notify last, so that FIN may follow; the raw path
+// then closes to Writes.
+func (l *loop) flushedForFIN(c *evConn) bool {
+	if !l.notify(c) {
+		return false // close_notify goes after what waits in later, and FIN after it
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.queued.Load() > 0 {
+		return false
+	}
+	c.wclosed = true
+	return true
 }
 
 // notify queues a TLS connection's close_notify, after what the handler
