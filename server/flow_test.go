@@ -98,7 +98,8 @@ func TestPauseReading(t *testing.T) {
 				if tt.inline {
 					h.pauseAt = 1
 				}
-				srv := ec.configure(&Server{Handler: h, ReadTimeout: 200 * time.Millisecond})
+				const readTimeout = 500 * time.Millisecond
+				srv := ec.configure(&Server{Handler: h, ReadTimeout: readTimeout})
 				addr := serve(t, srv, "tcp")
 				c := dial(t, addr)
 				sc := <-h.opened
@@ -107,13 +108,19 @@ func TestPauseReading(t *testing.T) {
 						sc.PauseReading()
 					}
 				}
+				paused := time.Now()
 				sent := fillUntilBlocked(t, c, msg)
 				n1, calls1 := h.snapshot()
 				if n1 >= sent {
 					t.Fatalf("OnData got all %d bytes sent while paused", sent)
 				}
-				// A second look, after the write stalled: OnData stays quiet
-				// (and ReadTimeout, far shorter than the stall, cut nothing).
+				// The pause outlasting ReadTimeout is the point: it must cut
+				// nothing, since the silence is the handler's.
+				time.Sleep(time.Until(paused.Add(2 * readTimeout)))
+				if n := srv.Stats().Timeouts; n != 0 {
+					t.Fatalf("Stats.Timeouts = %d: ReadTimeout cut a connection paused by its handler", n)
+				}
+				// A second look, long after the write stalled: OnData stays quiet.
 				if n2, calls2 := h.snapshot(); n2 != n1 || calls2 != calls1 {
 					t.Fatalf("OnData ran while paused: %d bytes in %d calls, then %d in %d", n1, calls1, n2, calls2)
 				}
@@ -129,33 +136,32 @@ func TestPauseReading(t *testing.T) {
 				if !ok {
 					t.Fatal("bytes after resume differ from those sent")
 				}
-				if n := srv.Stats().Timeouts; n != 0 {
-					t.Errorf("Stats.Timeouts = %d: ReadTimeout cut a connection paused by its handler", n)
-				}
 			})
 		}
 	})
 }
 
-// TestPausedConnEnds checks that a paused connection still ends: by Close,
-// by Shutdown, and by IdleTimeout.
+// TestPausedConnEnds checks that a paused connection still ends, with
+// input waiting: by Close, by Shutdown, and by IdleTimeout (with a little
+// input: a fill could outlast the timeout on a loaded machine).
 func TestPausedConnEnds(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ec engineCase) {
 		tests := []struct {
 			name string
 			idle time.Duration // the Server's IdleTimeout
+			fill bool          // write until the client blocks, else a little
 			end  func(srv *Server, c Conn)
 			want error
 		}{
-			{"close", 0, func(_ *Server, c Conn) { c.Close() }, nil},
-			{"shutdown", 0, func(srv *Server, _ Conn) {
+			{"close", 0, true, func(_ *Server, c Conn) { c.Close() }, nil},
+			{"shutdown", 0, true, func(srv *Server, _ Conn) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				if err := srv.Shutdown(ctx); err != nil {
 					panic(err)
 				}
 			}, ErrServerClosed},
-			{"idle-timeout", 1500 * time.Millisecond, func(*Server, Conn) {}, ErrIdleTimeout},
+			{"idle-timeout", 500 * time.Millisecond, false, func(*Server, Conn) {}, ErrIdleTimeout},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +172,11 @@ func TestPausedConnEnds(t *testing.T) {
 				c := dial(t, addr)
 				sc := <-h.opened
 				sc.PauseReading()
-				fillUntilBlocked(t, c, pattern(3, 32<<20))
+				if tt.fill {
+					fillUntilBlocked(t, c, pattern(3, 32<<20))
+				} else if _, err := c.Write([]byte("input")); err != nil {
+					t.Fatal(err)
+				}
 				tt.end(srv, sc)
 				select {
 				case err := <-h.closed:
