@@ -87,6 +87,9 @@ var (
 	// closeWriteTask begins a CloseWrite: FIN once the output is flushed,
 	// or a clean close when the peer has ended its side already.
 	closeWriteTask = func(l *loop, c *evConn) {
+		if c.state >= evDraining {
+			return // closing already: its FIN follows the output anyway
+		}
 		if c.paused&pauseEOF != 0 {
 			l.stopReading(c)
 			c.want = closeClean

@@ -285,11 +285,14 @@ func (l *loop) maybeResume(c *evConn) {
 	if c.paused&pauseOutput == 0 && !c.drainWanted.Load() {
 		return
 	}
-	if c.queued.Load()+int64(c.inputBacklog()) > int64(l.srv.lowWater) {
-		return
+	low := int64(l.srv.lowWater)
+	queued, backlog := c.queued.Load(), int64(c.inputBacklog())
+	held := queued + backlog
+	if l.paces(c) {
+		held = backlog // a PacedHandler's connection pauses for its input alone (see deliver)
 	}
-	resumed := l.unpause(c, pauseOutput)
-	if c.drainWanted.Swap(false) && !l.drain(c) {
+	resumed := held <= low && l.unpause(c, pauseOutput)
+	if queued+backlog <= low && c.drainWanted.Swap(false) && !l.drain(c) {
 		return
 	}
 	if resumed {
