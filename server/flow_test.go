@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -77,17 +78,21 @@ func fillUntilBlocked(t *testing.T, c net.Conn, msg []byte) int {
 // TestPauseReading pauses a connection (from the test's goroutine or from
 // its own OnData), checks that the peer's writes block while OnData gets
 // nothing, and resumes it: every byte arrives, in order. Pauses are
-// idempotent and one ResumeReading ends them all.
+// idempotent and one ResumeReading ends them all. A dialed connection
+// pauses as an accepted one does.
 func TestPauseReading(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ec engineCase) {
 		tests := []struct {
 			name    string
 			inline  bool // paused by its own OnData rather than from outside
 			repeats int  // PauseReading calls
+			dialed  bool // the paused connection is one the server dialed
 		}{
-			{"outside", false, 1},
-			{"outside-twice", false, 2},
-			{"inline", true, 1},
+			{"outside", false, 1, false},
+			{"outside-twice", false, 2, false},
+			{"inline", true, 1, false},
+			{"dialed", false, 1, true},
+			{"dialed-inline", true, 1, true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +106,12 @@ func TestPauseReading(t *testing.T) {
 				const readTimeout = 500 * time.Millisecond
 				srv := ec.configure(&Server{Handler: h, ReadTimeout: readTimeout})
 				addr := serve(t, srv, "tcp")
-				c := dial(t, addr)
+				var c net.Conn
+				if tt.dialed {
+					c = dialedPeer(t, srv)
+				} else {
+					c = dial(t, addr)
+				}
 				sc := <-h.opened
 				if !tt.inline {
 					for range tt.repeats {
@@ -139,6 +149,28 @@ func TestPauseReading(t *testing.T) {
 			})
 		}
 	})
+}
+
+// dialedPeer has srv dial a listener and returns the far end, the peer of
+// the connection srv's handler sees.
+func dialedPeer(t *testing.T, srv *Server) net.Conn {
+	t.Helper()
+	ln := listen(t, "tcp")
+	defer ln.Close()
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := (&Dialer{Server: srv, Timeout: 10 * time.Second}).Dial("tcp", ln.Addr().String())
+		dialed <- err
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := <-dialed; err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestPausedConnEnds checks that a paused connection still ends, with
@@ -257,9 +289,10 @@ func (h *halfCloser) OnClose(c Conn, err error) { h.done <- err }
 // writing until its own CloseWrite; and a server that half-closes first
 // goes on reading until the client's FIN, also when it had paused reading
 // and both FINs are in before it resumes (epoll then reports a hang-up,
-// with the input still unread). Either way OnClose gets nil.
+// with the input still unread). Either way OnClose gets nil. Over TLS a
+// half-close is close_notify (and FIN from the server).
 func TestCloseWrite(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, ec engineCase) {
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
 		tests := []struct {
 			name          string
 			first, paused bool
@@ -274,8 +307,17 @@ func TestCloseWrite(t *testing.T) {
 				t.Parallel()
 				h := &halfCloser{first: tt.first, paused: tt.paused, opened: make(chan Conn, 1), done: make(chan error, 1)}
 				srv := ec.configure(&Server{Handler: h})
+				var cli *tls.Config
+				if secure {
+					srv.TLSConfig, cli = tlsConfigs(t)
+				}
 				addr := serve(t, srv, "tcp")
-				c := dial(t, addr).(*net.TCPConn)
+				var c halfConn
+				if secure {
+					c = dialTLS(t, addr, cli)
+				} else {
+					c = dial(t, addr).(*net.TCPConn)
+				}
 				c.SetDeadline(time.Now().Add(20 * time.Second))
 				msg := pattern(5, tt.size)
 				var want []byte
@@ -316,4 +358,11 @@ func TestCloseWrite(t *testing.T) {
 			})
 		}
 	})
+}
+
+// halfConn is a client connection that can half-close: *net.TCPConn, or
+// *tls.Conn (close_notify).
+type halfConn interface {
+	net.Conn
+	CloseWrite() error
 }
