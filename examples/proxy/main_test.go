@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -353,8 +354,7 @@ func TestUpstreamDown(t *testing.T) {
 			defer c.Close()
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			n, err := c.Read(make([]byte, 1))
-			var ne net.Error
-			if n != 0 || errors.As(err, &ne) && ne.Timeout() || err == nil {
+			if n != 0 || err == nil || isTimeout(err) {
 				t.Fatalf("client read %d, %v; want EOF or a reset", n, err)
 			}
 			p.StderrMatch(t, regexp.MustCompile(`(upstream dial failed).*connection refused`))
@@ -442,5 +442,76 @@ func TestRedis(t *testing.T) {
 			}
 			p.Stop(t)
 		})
+	}
+}
+
+// TestLimits: -max-conns counts both sides of a pair, so with 2 a second
+// client is rejected while the first is relayed, and the metrics
+// (-metrics-addr) show it.
+func TestLimits(t *testing.T) {
+	up := startUpstream(t, echoUntilEOF)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			p := startProxy(t, engine, up, "-max-conns", "2", "-overflow", "reject", "-metrics-addr", "127.0.0.1:0")
+			metrics := p.StderrMatch(t, regexp.MustCompile(`metrics at (http://\S+/metrics)\n`))
+			first, err := net.Dial("tcp", p.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Close()
+			first.SetDeadline(time.Now().Add(10 * time.Second))
+			b := make([]byte, 4)
+			if _, err := first.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(first, b); err != nil || string(b) != "ping" {
+				t.Fatalf("first client: %q, %v", b, err)
+			}
+			second, err := net.Dial("tcp", p.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer second.Close()
+			second.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, err := second.Read(b); n != 0 || err == nil || isTimeout(err) {
+				t.Fatalf("second client read %d, %v; want it closed", n, err)
+			}
+			scrape(t, metrics, `sockpool_connections_active{server="proxy"} 2`, `sockpool_connections_rejected_total{reason="overload",server="proxy"} 1`)
+			first.Close()
+			p.Stop(t)
+		})
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// scrape polls the metrics at url until they contain every want, or fails.
+func scrape(t *testing.T, url string, want ...string) {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		missing := want
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Close = true // no idle connection left for goleak to find
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body, missing = string(b), nil
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					missing = append(missing, w)
+				}
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed %q:\n%s", missing, body)
+		}
 	}
 }
