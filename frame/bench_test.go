@@ -33,6 +33,9 @@ func (c *fakeConn) SetValue(v any)            { c.ctx = v }
 func (c *fakeConn) Value() any                { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
 func (c *fakeConn) Congested() bool           { return false }
+func (c *fakeConn) PauseReading()             {}
+func (c *fakeConn) ResumeReading()            {}
+func (c *fakeConn) CloseWrite() error         { return nil }
 
 // stream64 is 64 frames of 100 bytes in f.
 func stream64(b testing.TB, f frame.Format) []byte {

@@ -93,6 +93,15 @@
 // in OnDrain (frame.Handler does); one that does not is cut at OutputLimit.
 // docs/design.md has the measurements.
 //
+// # Relaying between connections
+//
+// A Dialer opens outgoing connections on the same engine. A handler that
+// writes one connection's input to another (a proxy) paces reading
+// itself: Conn.PauseReading and ResumeReading stop and restart a
+// connection's reading from any goroutine, a PacedHandler keeps the
+// engine from pausing a connection for its own output, and an EOFHandler
+// with Conn.CloseWrite passes a half-close on. examples/proxy is one.
+//
 // # net.Listener code
 //
 // Listener gives code written against net.Listener (net/http, gRPC) the

@@ -33,18 +33,11 @@ import (
 //	             connDone
 //
 // Independent of the state: registered (in the loop's table), paused
-// (backpressure), rdhup (the peer has half-closed), want (how a draining
+// (backpressure, the handler's PauseReading, the peer's EOF kept open by an
+// EOFHandler: evented_flow_linux.go), wend (CloseWrite's FIN), rdhup (the peer has half-closed), want (how a draining
 // connection closes) and a StartTLS in progress (upg, see
 // evented_starttls_linux.go), which holds the end back until its handshake
 // is over.
-
-// peerEOF handles the peer's FIN: no more input; close once output is flushed
-// and the handler is done.
-func (l *loop) peerEOF(c *evConn) {
-	l.stopReading(c)
-	c.want = closeClean
-	l.finish(c)
-}
 
 // stopConn stops reading c and closes it gracefully once its output is
 // flushed: Conn.Close and Shutdown.
@@ -68,31 +61,21 @@ func (l *loop) stopReading(c *evConn) {
 }
 
 // finish closes c if it is to close and nothing is owed: no queued
-// output and no handler call pending.
+// output and no handler call pending; a connection that is not closing but
+// has called CloseWrite gets its FIN then.
 func (l *loop) finish(c *evConn) {
-	if c.want == closeNone || c.state >= evClosed || c.state == evLingering || c.upg != nil || c.handlerRunning() {
+	if c.state >= evLingering || c.upg != nil || c.handlerRunning() {
 		return
 	}
-	if c.tls != nil && !c.notified {
-		c.mu.Lock()
-		waiting := c.deferring()
-		c.mu.Unlock()
-		if waiting {
-			return // close_notify goes after what waits in later
+	if c.want == closeNone {
+		if c.flow.Load()&flowWriteShut != 0 {
+			l.halfClose(c)
 		}
-		// close_notify before FIN: queued (or written) like any output,
-		// after what the handler wrote. The raw path is open until the
-		// queue is flushed below.
-		c.notified = true
-		c.tls.conn.CloseWrite()
-	}
-	c.mu.Lock()
-	if c.queued.Load() > 0 {
-		c.mu.Unlock()
 		return
 	}
-	c.wclosed = true
-	c.mu.Unlock()
+	if !l.flushedForFIN(c) {
+		return
+	}
 	if c.want == closeClean {
 		l.closeConn(c, nil)
 		return
@@ -145,10 +128,10 @@ func (l *loop) closeConn(c *evConn, reason error) {
 	if c.registered {
 		l.conns[c.fd] = nil
 	}
-	if c.paused {
-		c.paused = false
+	if c.paused&pauseOutput != 0 {
 		l.srv.stats.paused.Add(-1)
 	}
+	c.paused = 0
 	if !c.registered {
 		return // OnOpen may still be running: register finalizes
 	}

@@ -23,24 +23,28 @@ type evConn struct {
 
 	// loop (state and registered are written under mu too, and read under
 	// it by Write)
-	state       evState // where it is in its life (see evented_close_linux.go)
-	registered  bool    // in the loop's table and count
-	paused      bool    // backpressure: not reading until the queues drain
-	rdhup       bool    // the peer's FIN was reported
-	opened      bool    // OnOpen was (or is being) called; OnClose will be
-	openDone    bool    // the pool task has called OnOpen (EventedPool; owned by the running task)
-	notified    bool    // TLS: close_notify has been sent
+	state       evState     // where it is in its life (see evented_close_linux.go)
+	registered  bool        // in the loop's table and count
+	paused      pauseReason // why reading is paused, if it is (see evented_flow_linux.go)
+	rdhup       bool        // the peer's FIN was reported
+	opened      bool        // OnOpen was (or is being) called; OnClose will be
+	openDone    bool        // the pool task has called OnOpen (EventedPool; owned by the running task)
+	wend        writeEnd    // what this side has sent of its end (see evented_flow_linux.go)
 	want        closeKind
 	lastRead    int64 // unix ns
 	lingerUntil int64 // unix ns
 
-	stopAsked       atomic.Bool  // Close or Shutdown asked to stop
-	drainWanted     atomic.Bool  // Congested reported true: OnDrain follows the drain
-	closedByHandler atomic.Bool  // Conn.Close was called
-	queued          atomic.Int64 // bytes in out; written under mu
-	lastWrite       atomic.Int64 // unix ns of the last write progress
-	stallSince      atomic.Int64 // unix ns when output was last queued on an empty queue
-	sent            atomic.Int64 // bytes handed to the kernel (ciphertext, for TLS); written under mu
+	stopAsked       atomic.Bool // Close or Shutdown asked to stop
+	drainWanted     atomic.Bool // Congested reported true: OnDrain follows the drain
+	closedByHandler atomic.Bool // Conn.Close was called
+	// flow is the handler's PauseReading and CloseWrite, from any
+	// goroutine (flowPaused, flowWriteShut). It fills what was padding:
+	// evConn stays in its 288-byte size class.
+	flow       atomic.Uint32
+	queued     atomic.Int64 // bytes in out; written under mu
+	lastWrite  atomic.Int64 // unix ns of the last write progress
+	stallSince atomic.Int64 // unix ns when output was last queued on an empty queue
+	sent       atomic.Int64 // bytes handed to the kernel (ciphertext, for TLS); written under mu
 	// The peer's progress for WriteTimeout (see loop.sampleDelivery): the
 	// stall it was sampled in and the bytes it had taken then. Loop-owned.
 	stallMark int64
@@ -79,6 +83,7 @@ type poolInput struct {
 	in       []byte // from bufs, in its size classes: no slack beyond the class
 	inflight int    // bytes a pool worker has taken from in and not yet handled
 	running  bool   // a pool task is draining in (or is about to)
+	eof      bool   // the peer's EOF follows in: OnEOF is owed (EOFHandler)
 }
 
 // take removes and returns the input waiting, if any (nil p: none).

@@ -416,6 +416,24 @@ func (c *evConn) setWantIn(on bool) {
 	c.mu.Unlock()
 }
 
+// hushHangup keeps a level-triggered registration from reporting a
+// hang-up on every wait while c is paused: epoll reports EPOLLHUP whatever
+// the interest, so c is registered edge-triggered with none, and reports
+// it once. The next modifyLocked (reading resumes, output is armed)
+// restores the level-triggered interest.
+func (c *evConn) hushHangup() {
+	if c.l.edge {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.registered || c.state >= evClosed || c.curEvents == unix.EPOLLET {
+		return
+	}
+	c.curEvents = unix.EPOLLET
+	unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+}
+
 // modifyLocked updates a level-triggered registration to c's interest.
 func (c *evConn) modifyLocked() {
 	if c.l.edge || !c.registered || c.state >= evClosed {

@@ -101,8 +101,14 @@ func (l *loop) read(c *evConn, events uint32) {
 	if c.upg != nil || c.up.Load() != nil {
 		return // input after STARTTLS is the handshake's
 	}
-	if c.paused || c.state >= evDraining {
-		if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+	if c.paused != 0 || c.state >= evDraining || l.handlerPaused(c) {
+		switch {
+		case events&unix.EPOLLHUP != 0 && events&unix.EPOLLERR == 0 && c.wend&wendFIN != 0 && c.state < evDraining:
+			// Our CloseWrite's FIN and the peer's: both directions have
+			// ended, but input may still wait in the socket, read once
+			// the pause ends.
+			c.hushHangup()
+		case events&(unix.EPOLLHUP|unix.EPOLLERR) != 0:
 			l.closeConn(c, errHangup) // both directions are gone: nothing can be flushed
 		}
 		return
@@ -155,7 +161,7 @@ func (l *loop) read(c *evConn, events uint32) {
 // begins whenever reading stops with one asked for, paused or not: read
 // does not come back here until the upgrade is over.
 func (l *loop) readStops(c *evConn) bool {
-	blocked := c.paused || c.state >= evDraining
+	blocked := c.paused != 0 || c.state >= evDraining || l.handlerPaused(c)
 	if !blocked && c.stopAsked.Load() {
 		l.stopConn(c) // Close or Shutdown: no further input for the handler
 		return true
@@ -201,7 +207,7 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 			l.closeConn(c, err)
 			return false
 		}
-		if c.queued.Load() > int64(s.highWater) || c.drainWanted.Load() {
+		if (c.queued.Load() > int64(s.highWater) || c.drainWanted.Load()) && !l.paces(c) {
 			l.pause(c)
 		}
 		return true
@@ -217,7 +223,9 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 	}
 	// Input waiting for the handler becomes output, so the bound applies to
 	// both together: queued output never passes high water plus one read.
-	if int64(backlog)+c.queued.Load() > int64(s.highWater) {
+	// A PacedHandler's output is another connection's input: it bounds
+	// that itself.
+	if int64(backlog) > int64(s.highWater) || int64(backlog)+c.queued.Load() > int64(s.highWater) && !l.paces(c) {
 		l.pause(c)
 	}
 	return true
@@ -262,40 +270,34 @@ func (l *loop) handlerDone(c *evConn) {
 	if c.up.Load() != nil {
 		l.beginUpgrade(c)
 	}
+	l.resumePool(c)
 	l.maybeResume(c)
 	l.finish(c)
 }
 
 // pause stops reading c until its output (or input backlog) drains.
-func (l *loop) pause(c *evConn) {
-	if c.paused {
-		return
-	}
-	c.paused = true
-	l.srv.stats.paused.Add(1)
-	c.setWantIn(false)
-}
+func (l *loop) pause(c *evConn) { l.pauseFor(c, pauseOutput) }
 
-// maybeResume resumes reading c once its queues are below the low mark.
+// maybeResume resumes reading c once its queues are below the low mark,
+// and calls OnDrain once they are if Congested said true: whoever asked,
+// and whether or not that paused c (a PacedHandler's is not).
 func (l *loop) maybeResume(c *evConn) {
-	low := l.srv.lowWater
-	if !c.paused || c.queued.Load()+int64(c.inputBacklog()) > int64(low) {
+	if c.paused&pauseOutput == 0 && !c.drainWanted.Load() {
 		return
 	}
-	c.paused = false
-	c.lastRead = l.now.UnixNano() // the pause was ours, not the peer's silence
-	l.srv.stats.paused.Add(-1)
-	if c.drainWanted.Swap(false) && !l.drain(c) {
+	low := int64(l.srv.lowWater)
+	queued, backlog := c.queued.Load(), int64(c.inputBacklog())
+	held := queued + backlog
+	if l.paces(c) {
+		held = backlog // a PacedHandler's connection pauses for its input alone (see deliver)
+	}
+	resumed := held <= low && l.unpause(c, pauseOutput)
+	if queued+backlog <= low && c.drainWanted.Swap(false) && !l.drain(c) {
 		return
 	}
-	if c.state >= evDraining {
-		return
+	if resumed {
+		l.readAgain(c)
 	}
-	if l.edge {
-		l.again = append(l.again, c) // input that arrived meanwhile raised no new edge
-		return
-	}
-	c.setWantIn(true)
 }
 
 // drain calls OnDrain for a handler that stopped because c was Congested
@@ -313,7 +315,7 @@ func (l *loop) drain(c *evConn) bool {
 	if c.state >= evClosed {
 		return false
 	}
-	if c.queued.Load() > int64(l.srv.highWater) || c.drainWanted.Load() {
+	if (c.queued.Load() > int64(l.srv.highWater) || c.drainWanted.Load()) && !l.paces(c) {
 		l.pause(c)
 		return false
 	}
@@ -382,12 +384,27 @@ func (c *evConn) runHandler() {
 	for {
 		c.pool.mu.Lock()
 		in := c.pool.in
-		if len(in) == 0 || c.closedByHandler.Load() || c.up.Load() != nil {
+		if c.closedByHandler.Load() || c.up.Load() != nil || c.flow.Load()&flowPaused != 0 {
 			// After the handler's own Close no further input is handed to
 			// it, as in the threaded engine; after StartTLS, the input is
-			// the handshake's (the loop's beginUpgrade takes it).
+			// the handshake's (the loop's beginUpgrade takes it); while
+			// the handler has paused reading, the input waits for
+			// ResumeReading (applyFlow starts a task for it).
 			c.pool.running = false
 			c.pool.mu.Unlock()
+			break
+		}
+		if len(in) == 0 {
+			eof := c.pool.eof
+			c.pool.eof = false // OnEOF runs once
+			c.pool.running = false
+			c.pool.mu.Unlock()
+			if eh, ok := s.handlerOf(c.dialed()).(EOFHandler); ok && eof {
+				if err := guard(s, c, func() { eh.OnEOF(c) }); err != nil {
+					c.fail(err)
+					return
+				}
+			}
 			break
 		}
 		c.pool.in = nil

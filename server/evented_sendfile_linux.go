@@ -219,7 +219,7 @@ func (c *evConn) SendFile(f *os.File, offset, count int64) (int64, error) {
 			return 0, err
 		}
 	}
-	if c.wclosed || c.closedByHandler.Load() {
+	if c.writesRefusedLocked() {
 		r.done()
 		return 0, ErrConnClosed
 	}

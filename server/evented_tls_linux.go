@@ -328,7 +328,7 @@ func (l *loop) deliverTLS(c *evConn, cipher []byte) bool {
 			if !l.deliver(c, plain[:n]) {
 				return false
 			}
-			if c.paused || c.state >= evDraining || c.stopAsked.Load() || c.up.Load() != nil {
+			if c.paused != 0 || c.state >= evDraining || c.stopAsked.Load() || c.up.Load() != nil {
 				// More may wait in crypto/tls and in the transport: take
 				// it up when reading resumes.
 				t.keep()
@@ -362,7 +362,7 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 		// StartTLS has been called: keep the plaintext, which the loop
 		// encrypts once the handshake is done, before any later Write.
 		defer c.mu.Unlock()
-		if c.wclosed || c.closedByHandler.Load() {
+		if c.writesRefusedLocked() {
 			return 0, ErrConnClosed
 		}
 		if c.upg != nil {
@@ -392,7 +392,7 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	closed := c.wclosed || c.closedByHandler.Load()
+	closed := c.writesRefusedLocked()
 	if !closed && c.deferring() {
 		// A file range waits ahead: p waits behind it as plaintext, to be
 		// encrypted in turn (see pumpLater).

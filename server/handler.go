@@ -114,6 +114,43 @@ type Conn interface {
 	// OnData call by WriteHighWater plus one reply. It is always false on the
 	// threaded engine and with EventedPool, where a Write waits instead.
 	Congested() bool
+
+	// PauseReading stops handing the connection's input to OnData until
+	// ResumeReading; it is for a handler whose input becomes output
+	// elsewhere (a proxy: see PacedHandler), which pauses one side while
+	// the other is Congested. While paused the engine does not read the
+	// socket, so the kernel's buffers fill and TCP's window closes on the
+	// peer, whose writes then block: the connection costs no memory beyond
+	// those buffers. Called from the connection's own OnOpen, OnData or
+	// OnDrain it takes effect when that call returns; from anywhere else,
+	// soon after: an OnData call with input read before then may still
+	// follow. ResumeReading hands over, in order, any input read ahead
+	// (a TLS record's rest, input waiting for a pool worker) and reads
+	// again. Both are idempotent and pauses do not nest: one ResumeReading
+	// ends any number of PauseReadings. They are independent of the
+	// engine's own backpressure pause (above WriteHighWater): neither ends
+	// the other.
+	//
+	// A paused connection still ends as any other: Close, CloseWrite's
+	// half-close, Shutdown and Server.Close, the peer's reset, WriteTimeout
+	// and IdleTimeout (no input or output for that long, so a connection
+	// paused for good is cut then). ReadTimeout does not apply while
+	// paused: the silence is the handler's, not the peer's; it restarts at
+	// ResumeReading.
+	PauseReading()
+
+	// ResumeReading ends PauseReading; see there.
+	ResumeReading()
+
+	// CloseWrite half-closes the connection: once the output already
+	// written is flushed, the peer reads EOF (a TCP FIN; over TLS,
+	// close_notify first), while this side goes on reading. Writes after it
+	// fail with ErrConnClosed. The connection closes, and OnClose gets nil,
+	// once the peer has ended its side too: at its EOF, which an EOFHandler
+	// still sees first. CloseWrite is idempotent, and does nothing once the
+	// connection is closing. With a StartTLS under way it returns
+	// ErrUpgradePending.
+	CloseWrite() error
 }
 
 // Handler responds to data arriving on a connection.
@@ -151,11 +188,39 @@ type OpenHandler interface {
 // connection is Congested. OnDrain is called where OnData is called (on the
 // event loop), after Congested has reported true, once the queued output has
 // drained below WriteLowWater; the engine reads nothing from the connection
-// in between, so input the handler kept is all it has to go on with. If the
-// connection is congested again when OnDrain returns, the next OnDrain
-// follows the next drain.
+// in between (unless the handler is a PacedHandler), so input the handler
+// kept is all it has to go on with. A Congested answer asked by another
+// connection's handler (a proxy's other side) is followed by this
+// connection's OnDrain too. If the connection is congested again when
+// OnDrain returns, the next OnDrain follows the next drain.
 type DrainHandler interface {
 	OnDrain(c Conn)
+}
+
+// EOFHandler is implemented by handlers that go on writing after the peer
+// has finished sending: a proxy, which passes a half-close on (see
+// Conn.CloseWrite). Without it, the peer's EOF ends the connection once the
+// output written is flushed. With it, OnEOF is called where OnData is
+// called, once, after the last OnData, and the connection stays open for
+// Writes until the handler calls Close or CloseWrite (or a timeout,
+// Shutdown or an error ends it). A connection that has already called
+// CloseWrite closes as soon as OnEOF returns.
+type EOFHandler interface {
+	OnEOF(c Conn)
+}
+
+// PacedHandler is implemented by handlers that pace their connections'
+// reading themselves, with Conn.PauseReading and ResumeReading, because
+// what a connection reads is not what it answers: a proxy writes one
+// connection's input to another. For a handler whose PacesReading reports
+// true, the Evented and EventedPool engines do not pause reading a
+// connection while its own output is above WriteHighWater: that output is
+// the other connection's input, and pausing this one's reading for it
+// could deadlock two peers that each wait for the other to read.
+// Congested answers as before, and OnDrain follows a true answer whoever
+// asked. The threaded engines never pause reading for output.
+type PacedHandler interface {
+	PacesReading() bool
 }
 
 // CloseHandler is implemented by handlers that want to know when a connection

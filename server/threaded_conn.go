@@ -39,6 +39,7 @@ type threadedConn struct {
 	wclosed  atomic.Bool // writes fail with ErrConnClosed
 
 	activity
+	gate  flowGate   // PauseReading, CloseWrite (threaded_flow.go)
 	dial  *dialState // nil for an accepted connection
 	tuner bufs.Tuner
 	// held is the read buffer kept for the connection's life where the
@@ -245,6 +246,7 @@ func (c *threadedConn) stop(reason error) {
 	}
 	c.rmu.Lock()
 	c.tr.wake()
+	c.openGateLocked()
 	c.rmu.Unlock()
 }
 
@@ -254,6 +256,9 @@ func (c *threadedConn) abort(reason error) {
 	c.stopping.Store(true)
 	c.wclosed.Store(true)
 	c.tr.cut()
+	c.rmu.Lock()
+	c.openGateLocked()
+	c.rmu.Unlock()
 }
 
 // serve runs the connection on its worker until it closes.
@@ -314,6 +319,11 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 	timeouts := srv.IdleTimeout > 0 || srv.ReadTimeout > 0
 	var readStart time.Time
 	for {
+		if c.gate.paused.Load() {
+			if err := c.holdReads(false); err != nil {
+				return closeHard, err
+			}
+		}
 		if timeouts {
 			readStart = time.Now()
 			stopping, err := c.armRead(readStart)
@@ -357,7 +367,7 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 		case c.stopping.Load():
 			return closeLingering, nil // a stop's wake-up, or the read's own end
 		case errors.Is(err, io.EOF):
-			return closeClean, nil
+			return c.peerEOF(h)
 		case err == errInterrupted:
 			continue // a signal that was not a stop: the runtime's own
 		case isTimeout(err):
@@ -371,6 +381,26 @@ func (c *threadedConn) readLoop() (closeKind, error) {
 		}
 		return closeHard, tlsReadError(err)
 	}
+}
+
+// peerEOF ends reading at the peer's EOF: the connection closes cleanly,
+// after OnEOF and the handler's end of it when the handler is an
+// EOFHandler.
+func (c *threadedConn) peerEOF(h Handler) (closeKind, error) {
+	eh, ok := h.(EOFHandler)
+	if !ok {
+		return closeClean, nil
+	}
+	if err := guard(c.srv, c, func() { eh.OnEOF(c) }); err != nil {
+		return closeHard, err
+	}
+	if err := c.holdReads(true); err != nil {
+		return closeHard, err
+	}
+	if c.aborted.Load() {
+		return closeHard, nil
+	}
+	return closeClean, nil
 }
 
 // armRead sets the read deadline for the next read; it reports true when the

@@ -29,6 +29,11 @@ var (
 	// TLS already or has an upgrade pending.
 	ErrAlreadyTLS = errors.New("sockpool/server: connection is TLS already")
 
+	// ErrUpgradePending is returned by Conn.CloseWrite while a StartTLS
+	// upgrade is under way: the FIN would overtake the output that waits
+	// to be encrypted.
+	ErrUpgradePending = errors.New("sockpool/server: StartTLS is under way")
+
 	errNilTLSConfig = errors.New("sockpool/server: StartTLS needs a tls.Config")
 
 	// errStopped ends a handshake that Shutdown or Close cut short.

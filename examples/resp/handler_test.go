@@ -32,6 +32,9 @@ func (c *fakeConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
 func (c *fakeConn) SetValue(v any)            { c.ctx = v }
 func (c *fakeConn) Value() any                { return c.ctx }
 func (c *fakeConn) TLS() *tls.ConnectionState { return nil }
+func (c *fakeConn) PauseReading()             {}
+func (c *fakeConn) ResumeReading()            {}
+func (c *fakeConn) CloseWrite() error         { return nil }
 
 func (c *fakeConn) Congested() bool {
 	c.mu.Lock()

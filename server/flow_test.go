@@ -1,0 +1,368 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sink is a handler that keeps every byte it is given, hands its
+// connections to the test as they open, and can pause a connection from
+// its own OnData once it has seen pauseAt bytes.
+type sink struct {
+	opened  chan Conn
+	pauseAt int // 0: never pauses itself
+
+	mu     sync.Mutex
+	got    []byte
+	calls  int
+	closed chan error
+}
+
+func newSink(pauseAt int) *sink {
+	return &sink{opened: make(chan Conn, 1), closed: make(chan error, 1), pauseAt: pauseAt}
+}
+
+func (s *sink) OnOpen(c Conn) { s.opened <- c }
+
+func (s *sink) OnData(c Conn, in []byte) {
+	s.mu.Lock()
+	before := len(s.got)
+	s.got = append(s.got, in...)
+	s.calls++
+	s.mu.Unlock()
+	if s.pauseAt > 0 && before < s.pauseAt && before+len(in) >= s.pauseAt {
+		c.PauseReading()
+	}
+}
+
+func (s *sink) OnClose(c Conn, err error) { s.closed <- err }
+
+func (s *sink) snapshot() (n, calls int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got), s.calls
+}
+
+// fillUntilBlocked writes msg to c until a Write makes no progress for
+// 300 ms, which proves the server has stopped reading (on loopback a
+// reading server takes bytes in microseconds), and returns how many bytes
+// went. A small send buffer makes the client's side fill quickly.
+func fillUntilBlocked(t *testing.T, c net.Conn, msg []byte) int {
+	t.Helper()
+	c.(*net.TCPConn).SetWriteBuffer(64 << 10)
+	sent := 0
+	for sent < len(msg) {
+		c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.Write(msg[sent:min(len(msg), sent+64<<10)])
+		sent += n
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.SetWriteDeadline(time.Time{})
+			return sent
+		}
+		if err != nil {
+			t.Fatalf("write after %d bytes: %v", sent, err)
+		}
+	}
+	t.Fatalf("all %d bytes were taken: the server never stopped reading", sent)
+	return sent
+}
+
+// TestPauseReading pauses a connection (from the test's goroutine or from
+// its own OnData), checks that the peer's writes block while OnData gets
+// nothing, and resumes it: every byte arrives, in order. Pauses are
+// idempotent and one ResumeReading ends them all. A dialed connection
+// pauses as an accepted one does.
+func TestPauseReading(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		tests := []struct {
+			name    string
+			inline  bool // paused by its own OnData rather than from outside
+			repeats int  // PauseReading calls
+			dialed  bool // the paused connection is one the server dialed
+		}{
+			{"outside", false, 1, false},
+			{"outside-twice", false, 2, false},
+			{"inline", true, 1, false},
+			{"dialed", false, 1, true},
+			{"dialed-inline", true, 1, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				const total = 32 << 20
+				msg := pattern(11, total)
+				h := newSink(0)
+				if tt.inline {
+					h.pauseAt = 1
+				}
+				const readTimeout = 500 * time.Millisecond
+				srv := ec.configure(&Server{Handler: h, ReadTimeout: readTimeout})
+				addr := serve(t, srv, "tcp")
+				var c net.Conn
+				if tt.dialed {
+					c = dialedPeer(t, srv)
+				} else {
+					c = dial(t, addr)
+				}
+				sc := <-h.opened
+				if !tt.inline {
+					for range tt.repeats {
+						sc.PauseReading()
+					}
+				}
+				paused := time.Now()
+				sent := fillUntilBlocked(t, c, msg)
+				n1, calls1 := h.snapshot()
+				if n1 >= sent {
+					t.Fatalf("OnData got all %d bytes sent while paused", sent)
+				}
+				// The pause outlasting ReadTimeout is the point: it must cut
+				// nothing, since the silence is the handler's.
+				time.Sleep(time.Until(paused.Add(2 * readTimeout)))
+				if n := srv.Stats().Timeouts; n != 0 {
+					t.Fatalf("Stats.Timeouts = %d: ReadTimeout cut a connection paused by its handler", n)
+				}
+				// A second look, long after the write stalled: OnData stays quiet.
+				if n2, calls2 := h.snapshot(); n2 != n1 || calls2 != calls1 {
+					t.Fatalf("OnData ran while paused: %d bytes in %d calls, then %d in %d", n1, calls1, n2, calls2)
+				}
+				sc.ResumeReading()
+				sc.ResumeReading()
+				if _, err := c.Write(msg[sent:]); err != nil {
+					t.Fatalf("write after resume: %v", err)
+				}
+				waitFor(t, "every byte", func() bool { n, _ := h.snapshot(); return n == total })
+				h.mu.Lock()
+				ok := bytes.Equal(h.got, msg)
+				h.mu.Unlock()
+				if !ok {
+					t.Fatal("bytes after resume differ from those sent")
+				}
+			})
+		}
+	})
+}
+
+// dialedPeer has srv dial a listener and returns the far end, the peer of
+// the connection srv's handler sees.
+func dialedPeer(t *testing.T, srv *Server) net.Conn {
+	t.Helper()
+	ln := listen(t, "tcp")
+	defer ln.Close()
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := (&Dialer{Server: srv, Timeout: 10 * time.Second}).Dial("tcp", ln.Addr().String())
+		dialed <- err
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := <-dialed; err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPausedConnEnds checks that a paused connection still ends, with
+// input waiting: by Close, by Shutdown, and by IdleTimeout (with a little
+// input: a fill could outlast the timeout on a loaded machine).
+func TestPausedConnEnds(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		tests := []struct {
+			name string
+			idle time.Duration // the Server's IdleTimeout
+			fill bool          // write until the client blocks, else a little
+			end  func(srv *Server, c Conn)
+			want error
+		}{
+			{"close", 0, true, func(_ *Server, c Conn) { c.Close() }, nil},
+			{"shutdown", 0, true, func(srv *Server, _ Conn) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := srv.Shutdown(ctx); err != nil {
+					panic(err)
+				}
+			}, ErrServerClosed},
+			{"idle-timeout", 500 * time.Millisecond, false, func(*Server, Conn) {}, ErrIdleTimeout},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				h := newSink(0)
+				srv := ec.configure(&Server{Handler: h, IdleTimeout: tt.idle})
+				addr := serve(t, srv, "tcp")
+				c := dial(t, addr)
+				sc := <-h.opened
+				sc.PauseReading()
+				if tt.fill {
+					fillUntilBlocked(t, c, pattern(3, 32<<20))
+				} else if _, err := c.Write([]byte("input")); err != nil {
+					t.Fatal(err)
+				}
+				tt.end(srv, sc)
+				select {
+				case err := <-h.closed:
+					if !errors.Is(err, tt.want) && !(tt.want == ErrServerClosed && err == nil) {
+						t.Errorf("OnClose error %v, want %v", err, tt.want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the paused connection did not close")
+				}
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.Copy(io.Discard, c); err != nil && !isReset(err) {
+					t.Errorf("client read after close: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// halfCloser passes a half-close on as a proxy does: at the peer's EOF it
+// writes what it got and a trailer, then half-closes; with first it
+// half-closes at open, before any input, and with paused it also pauses
+// reading then, handing the connection to opened for the test to resume.
+type halfCloser struct {
+	first  bool
+	paused bool
+	opened chan Conn
+	mu     sync.Mutex
+	got    []byte
+	eofs   int
+	done   chan error
+}
+
+func (h *halfCloser) OnOpen(c Conn) {
+	if h.paused {
+		c.PauseReading()
+		h.opened <- c
+	}
+	if h.first {
+		c.Write([]byte("hello"))
+		if err := c.CloseWrite(); err != nil {
+			panic(err)
+		}
+		if _, err := c.Write([]byte("late")); !errors.Is(err, ErrConnClosed) {
+			panic("Write after CloseWrite: " + errString(err))
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "nil"
+	}
+	return err.Error()
+}
+
+func (h *halfCloser) OnData(c Conn, in []byte) {
+	h.mu.Lock()
+	h.got = append(h.got, in...)
+	h.mu.Unlock()
+}
+
+func (h *halfCloser) OnEOF(c Conn) {
+	h.mu.Lock()
+	h.eofs++
+	got := h.got
+	h.mu.Unlock()
+	if !h.first {
+		c.Write(got)
+		c.Write([]byte("trailer"))
+		c.CloseWrite()
+	}
+}
+
+func (h *halfCloser) OnClose(c Conn, err error) { h.done <- err }
+
+// TestCloseWrite checks the half-close both ways with an EOFHandler: the
+// client's FIN reaches OnEOF after all its data and the server goes on
+// writing until its own CloseWrite; and a server that half-closes first
+// goes on reading until the client's FIN, also when it had paused reading
+// and both FINs are in before it resumes (epoll then reports a hang-up,
+// with the input still unread). Either way OnClose gets nil. Over TLS a
+// half-close is close_notify (and FIN from the server).
+func TestCloseWrite(t *testing.T) {
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
+		tests := []struct {
+			name          string
+			first, paused bool
+			size          int
+		}{
+			{"client-first", false, false, 1 << 20},
+			{"server-first", true, false, 1 << 20},
+			{"server-first-paused", true, true, 32 << 10}, // fits in the socket buffers
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				h := &halfCloser{first: tt.first, paused: tt.paused, opened: make(chan Conn, 1), done: make(chan error, 1)}
+				srv := ec.configure(&Server{Handler: h})
+				var cli *tls.Config
+				if secure {
+					srv.TLSConfig, cli = tlsConfigs(t)
+				}
+				addr := serve(t, srv, "tcp")
+				var c halfConn
+				if secure {
+					c = dialTLS(t, addr, cli)
+				} else {
+					c = dial(t, addr).(*net.TCPConn)
+				}
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				msg := pattern(5, tt.size)
+				var want []byte
+				if tt.first {
+					got, err := io.ReadAll(c) // the server's FIN comes while we have sent nothing
+					if err != nil || string(got) != "hello" {
+						t.Fatalf("before writing: %q, %v; want \"hello\" then EOF", got, err)
+					}
+					if tt.paused {
+						c.Write(msg)
+						c.CloseWrite()
+						(<-h.opened).ResumeReading()
+					} else {
+						go func() { c.Write(msg); c.CloseWrite() }()
+					}
+				} else {
+					go func() { c.Write(msg); c.CloseWrite() }()
+					want = append(append(want, msg...), "trailer"...)
+					got, err := io.ReadAll(c)
+					if err != nil {
+						t.Fatalf("read until EOF: %v", err)
+					}
+					checkEcho(t, got, want)
+				}
+				select {
+				case err := <-h.done:
+					if err != nil {
+						t.Errorf("OnClose error %v, want nil", err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("no OnClose after both sides half-closed")
+				}
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				if h.eofs != 1 || !bytes.Equal(h.got, msg) {
+					t.Errorf("OnEOF ran %d times after %d of %d bytes, want once after all", h.eofs, len(h.got), len(msg))
+				}
+			})
+		}
+	})
+}
+
+// halfConn is a client connection that can half-close: *net.TCPConn, or
+// *tls.Conn (close_notify).
+type halfConn interface {
+	net.Conn
+	CloseWrite() error
+}
