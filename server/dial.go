@@ -51,6 +51,13 @@ type Dialer struct {
 	// LocalAddr is the local address to dial from; nil lets the system
 	// choose.
 	LocalAddr net.Addr
+
+	// Beside, if not nil, is a connection of the same Server that the
+	// dialed one should run beside: on the evented engines, on the same
+	// event loop, so that a proxy's client and upstream are served by one
+	// thread and neither's events wake another loop. Nil, or on the
+	// threaded engines, the connection goes where an accepted one would.
+	Beside Conn
 }
 
 // ErrNoServer is returned by a Dialer without a Server.
@@ -121,7 +128,11 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (Conn
 	if d.TLSConfig != nil {
 		ds.tls = withServerName(d.TLSConfig, address)
 	}
-	if err := s.eng.serve(nc, -1, ds); err != nil {
+	hint := -1
+	if b, ok := d.Beside.(engineConn); ok {
+		hint = b.loopIndex()
+	}
+	if err := s.eng.serve(nc, hint, ds); err != nil {
 		<-s.slots
 		nc.Close()
 		return nil, err

@@ -173,6 +173,8 @@ func (c *evConn) setDial(d *dialState) {
 	}
 }
 
+func (c *evConn) loopIndex() int { return c.l.id }
+
 func (c *evConn) dialed() *dialState {
 	if c.ext == nil {
 		return nil

@@ -336,6 +336,9 @@ type engineConn interface {
 	// dialed is the dial of a connection a Dialer opened, nil for one
 	// accepted.
 	dialed() *dialState
+	// loopIndex is the index of the event loop the connection runs on, or
+	// -1 for an engine without loops (see Dialer.Beside).
+	loopIndex() int
 }
 
 // handlerPanic counts and logs a recovered handler panic and returns the

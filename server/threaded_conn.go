@@ -127,6 +127,9 @@ func newThreadedConn(s *Server, nc net.Conn, d *dialState) (*threadedConn, error
 
 func (c *threadedConn) dialed() *dialState { return c.dial }
 
+// loopIndex is -1: a threaded connection has a worker, not a loop.
+func (c *threadedConn) loopIndex() int { return -1 }
+
 // tlsConfig is the configuration c begins TLS with, or nil: its Dialer's
 // for a dialed connection, else the Server's.
 func (c *threadedConn) tlsConfig() *tls.Config {

@@ -61,7 +61,12 @@ func run(args []string) error {
 	fs.DurationVar(&p.dialTimeout, "dial-timeout", 5*time.Second, "how long connecting to the upstream may take")
 	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux) or evented-pool (handler on the worker pool)")
 	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
-	fs.IntVar(&srv.ReadBufferSize, "bufsize", 0, "read buffer size in bytes, rounded up to a power of two; 0: the tuner picks")
+	// A fixed 16 KiB, HAProxy's tune.bufsize: the evented engines tune one
+	// size per loop, from the reads of both sides of every pair it runs,
+	// and a proxy's small replies pulled it down to 512 B, under the
+	// requests (576 B for redis-benchmark -P 16 GETs), which then took two
+	// reads and two writes each (docs/benchmarks.md, "An L4 proxy").
+	fs.IntVar(&srv.ReadBufferSize, "bufsize", 16<<10, "read buffer size in bytes, rounded up to a power of two; 0: the tuner picks")
 	fs.IntVar(&srv.WriteHighWater, "write-high-water", 0, "bytes queued for one side above which the other side's reading pauses (0: the server's default, 256 KiB)")
 	fs.IntVar(&srv.Workers, "workers", 0, "worker pool size (0: follow -max-conns)")
 	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once, clients and upstreams together")

@@ -52,7 +52,9 @@ func (p *proxy) OnOpen(c server.Conn) {
 // connect dials c's upstream onto the server's engine, sends the PROXY
 // header when asked, and lets the client's bytes flow.
 func (p *proxy) connect(c server.Conn, l *link) {
-	d := &server.Dialer{Server: p.srv, Handler: &upstream{client: c}, Timeout: p.dialTimeout}
+	// Beside: on the evented engines the upstream runs on the client's
+	// loop, so one thread serves the pair.
+	d := &server.Dialer{Server: p.srv, Handler: &upstream{client: c}, Timeout: p.dialTimeout, Beside: c}
 	up, err := d.DialContext(context.Background(), "tcp", p.upstream)
 	if err != nil {
 		if p.log != nil {
