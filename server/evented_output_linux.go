@@ -155,7 +155,8 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		// does: it is made in turn, see pumpLater).
 		return total, false, c.deferLocked(p)
 	}
-	if (c.q == nil || len(c.q.out) == 0) && c.ur == nil {
+	direct := c.ur == nil || c.l.ur.inline.Load() != c
+	if (c.q == nil || len(c.q.out) == 0) && direct {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.
 		for len(p) > 0 {
@@ -183,9 +184,10 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 			return total - len(p), false, c.overLimitLocked()
 		}
 		c.stallSince.Store(c.l.clock.Load())
-	} else if c.ur != nil && (c.q == nil || len(c.q.out) == 0) {
-		// A uring connection never writes here: it queues, and its loop
-		// sends with the turn's other requests (scheduleSendLocked).
+	} else if c.q == nil || len(c.q.out) == 0 {
+		// A uring handler on its loop does not write here: it queues,
+		// and the loop sends with the turn's other requests
+		// (scheduleSendLocked), in the system call that waits.
 		if !lend && len(p) > c.l.srv.outputLimit {
 			return 0, false, c.overLimitLocked()
 		}
@@ -265,6 +267,18 @@ func (c *evConn) failLocked(err error) error {
 // connection whose peer took nothing for that long, which wakes the writer.
 func (c *evConn) waitSpaceLocked() error {
 	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() {
+		if c.ur != nil && c.ur.sending == 0 {
+			// No send in flight: write what the socket takes now rather
+			// than wait for the loop, which may be in a handler that
+			// waits for this writer.
+			if err := c.writevLocked(); err != nil {
+				c.failLocked(err)
+				break
+			}
+			if c.queued.Load() < int64(c.l.srv.highWater) {
+				break
+			}
+		}
 		if c.q.space == nil {
 			c.q.space = make(chan struct{})
 		}
@@ -309,6 +323,12 @@ func (c *evConn) flushLocked() error {
 		c.scheduleSendLocked() // any goroutine: the loop sends
 		return nil
 	}
+	return c.writevLocked()
+}
+
+// writevLocked is flushLocked's writing: the epoll engine's flush, and a
+// uring writer's that would otherwise wait for its loop (waitSpaceLocked).
+func (c *evConn) writevLocked() error {
 	var scratch [maxIovecs][]byte
 	for c.q != nil && (len(c.q.out) > 0 || c.tls == nil && len(c.q.later) > 0) {
 		if len(c.q.out) == 0 {

@@ -30,6 +30,7 @@ type uringConn struct {
 	eof        bool   // the peer's EOF arrived while reading was stopped
 	closing    bool   // closed: its requests are being cancelled
 	held       []byte // input that arrived while reading was stopped, from bufs
+	heldOff    int    // bytes of held handed over so far
 
 	sendPosted bool         // a sendTask is posted for the connection
 	sending    int          // bytes of the send in flight; 0: none
@@ -126,24 +127,19 @@ func (l *loop) input(c *evConn, p []byte) {
 		return
 	}
 	c.lastRead = l.now.UnixNano()
+	u := c.ur
 	switch {
 	case c.state == evLingering:
 		return // discarded while the peer closes
 	case c.state >= evDraining:
 		return // no more input for the handler, as an epoll loop reads none
-	case !l.recvWanted(c) || len(c.ur.held) > 0:
+	case !l.recvWanted(c) || u.heldOff < len(u.held):
 		// Reading stopped (backpressure, StartTLS) with this already on
 		// its way: keep it for when it resumes, in order.
-		c.ur.held = appendInput(c.ur.held, p)
+		u.held = appendInput(u.held, p)
 		return
 	}
-	var ok bool
-	if c.tls != nil {
-		ok = l.deliverTLS(c, p)
-	} else {
-		ok = l.deliver(c, p)
-	}
-	if ok && !l.readStops(c) {
+	if l.handOver(c, p) {
 		return
 	}
 	if c.state < evClosed {
@@ -151,19 +147,42 @@ func (l *loop) input(c *evConn, p []byte) {
 	}
 }
 
+// handOver gives p to the handler and reports whether reading goes on.
+// While the handler runs on the loop, its Writes to c queue for the turn's
+// batch instead of writing (see putLocked).
+func (l *loop) handOver(c *evConn, p []byte) bool {
+	l.ur.inline.Store(c)
+	var ok bool
+	if c.tls != nil {
+		ok = l.deliverTLS(c, p)
+	} else {
+		ok = l.deliver(c, p)
+	}
+	l.ur.inline.Store(nil)
+	return ok && !l.readStops(c)
+}
+
 // readRing is loop.read for a uring connection whose reading resumes:
-// the input held meanwhile goes to the handler, then the recv is armed.
+// the input held meanwhile goes to the handler a buffer's worth at a
+// time, as reads would have brought it, so that backpressure stops it
+// where it would have stopped them; then the recv is armed.
 func (l *loop) readRing(c *evConn) {
-	if h := c.ur.held; len(h) > 0 {
-		c.ur.held = nil
-		l.input(c, h)
-		bufs.Put(h)
+	u := c.ur
+	for u.heldOff < len(u.held) {
 		if c.state >= evClosed || !l.recvWanted(c) {
 			return
 		}
+		p := u.held[u.heldOff:min(len(u.held), u.heldOff+l.ur.bufs.Size())]
+		u.heldOff += len(p)
+		c.lastRead = l.now.UnixNano()
+		if !l.handOver(c, p) {
+			return // closed or stopped: the rest waits, or goes with c
+		}
 	}
-	if c.ur.eof {
-		c.ur.eof = false
+	bufs.Put(u.held)
+	u.held, u.heldOff = nil, 0
+	if u.eof {
+		u.eof = false
 		l.peerEOF(c)
 		return
 	}
@@ -284,7 +303,7 @@ func (l *loop) retire(c *evConn) {
 		return // retired already
 	}
 	bufs.Put(u.held)
-	u.held = nil
+	u.held, u.heldOff = nil, 0
 	unix.Close(c.fd)
 	if c.registered {
 		l.conns[c.fd] = nil

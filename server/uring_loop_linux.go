@@ -68,7 +68,14 @@ type uringLoop struct {
 	// sleeping is true while the loop may be blocked in the enter: a post
 	// then wakes it.
 	sleeping atomic.Bool
-	broken   bool // the ring failed: connections close without it
+	// inline is the connection whose handler runs on the loop, if any:
+	// its Writes queue for the turn's batch, where other goroutines'
+	// Writes write(2) at once when nothing is queued, as on the epoll
+	// loop, rather than wait for a loop that may be busy. Atomic because
+	// any goroutine's Write reads it; a Write to c from elsewhere during
+	// c's handler call only queues, which is as correct.
+	inline atomic.Pointer[evConn]
+	broken bool // the ring failed: connections close without it
 }
 
 // Ring sizes. A loop's submission queue takes a turn's requests (the
