@@ -15,7 +15,8 @@ import (
 // while the connection reads (loop.recvWanted) and cancelled when it stops
 // (backpressure, draining, StartTLS); input that arrives between the stop
 // and the cancel's effect is held and handed over when reading resumes,
-// as a socket would have kept it. Writing is one send at a time, of the
+// as a socket would have kept it. Each recv ends after urRecvLimit bytes
+// and is armed again, which bounds what can be held. Writing is one send at a time, of the
 // head of the output queue: its completion consumes what the kernel took
 // and sends the rest, so the bytes keep their order. A closing connection
 // cancels both and closes its descriptor once neither is in flight: until
@@ -63,6 +64,7 @@ func (l *loop) syncRecv(c *evConn) {
 			return
 		}
 		sqe.PrepRecvMultishot(urData(urRecv, c.fd), c.fd, l.ur.bufs.Group())
+		sqe.SetRecvLimit(l.ur.recvLimit)
 		u.recv = true
 	case !want && u.recv && !u.cancelling:
 		l.cancel(c, urData(urRecv, c.fd))
@@ -105,8 +107,12 @@ func (l *loop) received(c *evConn, cqe *uring.CQE) {
 			u.eof = true // after the held input, when reading resumes
 		}
 	case err == unix.ECANCELED, err == unix.ENOBUFS, err == nil:
-		// Cancelled because reading stopped, or the buffers ran out
-		// (recycled by now): syncRecv below re-arms if it should.
+		// Cancelled because reading stopped, the buffers ran out
+		// (recycled by now), or the recv took its limit: syncRecv below
+		// re-arms if it should.
+	case err == unix.EINVAL && l.ur.recvLimit > 0:
+		// A kernel without the limit (see urRecvLimit): read without.
+		l.ur.recvLimit = 0
 	default:
 		l.closeConn(c, err)
 	}

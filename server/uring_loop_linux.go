@@ -74,8 +74,9 @@ type uringLoop struct {
 	// loop, rather than wait for a loop that may be busy. Atomic because
 	// any goroutine's Write reads it; a Write to c from elsewhere during
 	// c's handler call only queues, which is as correct.
-	inline atomic.Pointer[evConn]
-	broken bool // the ring failed: connections close without it
+	inline    atomic.Pointer[evConn]
+	recvLimit uint32 // each recv's limit (urRecvLimit), 0 where the kernel has none
+	broken    bool   // the ring failed: connections close without it
 }
 
 // Ring sizes. A loop's submission queue takes a turn's requests (the
@@ -88,6 +89,14 @@ const (
 	// urBufBytes is the memory of a loop's buffer ring: 4 MiB, mapped once
 	// per loop, shared by its connections.
 	urBufBytes = 4 << 20
+	// urRecvLimit bounds the bytes one multishot recv takes before it
+	// ends and the loop arms another: without it, one wait takes all a
+	// flooding peer's socket holds (megabytes), and what arrives after
+	// backpressure stopped reading is held in memory: 2.4 MB per client
+	// that never reads without the limit, 0.43 MB with it, against the
+	// 640 KiB TestNonReaderMemory allows. It costs a request per 64 KiB
+	// read, prepared with the turn's others: no system call of its own.
+	urRecvLimit = 64 << 10
 )
 
 // startRing runs l on its own locked thread and waits until its ring is
@@ -118,6 +127,7 @@ func (u *uringLoop) setup(readSize int) error {
 		u.ring.Close()
 		return err
 	}
+	u.recvLimit = uint32(max(urRecvLimit, readSize))
 	return nil
 }
 
