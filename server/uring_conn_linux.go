@@ -4,6 +4,7 @@ package server
 
 import (
 	"runtime"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -224,16 +225,13 @@ func (l *loop) sendLocked(c *evConn) error {
 		return nil
 	}
 	for len(q.out) == 0 && c.tls == nil && len(q.later) > 0 {
-		if q.later[0].r != nil {
-			// A file range: sent with sendfile(2) where the socket
-			// takes it at once; the rest waits for the next send's
-			// completion, or the next Write.
-			if full, err := c.advanceLaterLocked(); full || err != nil {
-				return err
-			}
+		if q.later[0].r == nil {
+			c.advanceLaterLocked() // bytes: they move to out
 			continue
 		}
-		c.advanceLaterLocked()
+		if err := c.readRangeLocked(); err != nil {
+			return err
+		}
 	}
 	if len(q.out) == 0 {
 		return nil
@@ -247,6 +245,31 @@ func (l *loop) sendLocked(c *evConn) error {
 	u.pin.Pin(&p[0]) // the kernel reads p until the completion
 	u.sendBuf, u.sending = b, len(p)
 	sqe.PrepSend(urData(urSend, c.fd), c.fd, p, unix.MSG_NOSIGNAL)
+	return nil
+}
+
+// readRangeLocked moves the next chunk of the file range at the head of
+// later into out, to be sent like any output. A copy, where the epoll
+// engine uses sendfile(2): sendfile on a full socket needs a wait for
+// writability, which this loop does not have; a splice request is the
+// zero-copy way (issue #16's next step).
+func (c *evConn) readRangeLocked() error {
+	q := c.q
+	r := q.later[0].r
+	b := getOutput()
+	chunk, err := r.readChunk(slices.Grow(b.B[:0], fileChunk)[:fileChunk])
+	if err != nil {
+		putOutput(b)
+		return err
+	}
+	b.B = chunk
+	q.laterLen -= int64(len(chunk))
+	q.fileLen -= int64(len(chunk))
+	if r.n == 0 {
+		r.done()
+		q.popLater()
+	}
+	q.out = append(q.out, b)
 	return nil
 }
 
