@@ -338,6 +338,14 @@ func (l *loop) flush(c *evConn) {
 	c.mu.Lock()
 	err := c.flushLocked()
 	c.mu.Unlock()
+	l.flushed(c, err)
+}
+
+// flushed goes on after output left c's queue (EPOLLOUT's flush, a uring
+// send's completion), err being the writing's: TLS encrypts more of what
+// waits, a StartTLS may begin, reading may resume, and a closing c may
+// close.
+func (l *loop) flushed(c *evConn, err error) {
 	if err == nil && c.tls != nil {
 		err = c.pumpLater()
 	}

@@ -168,9 +168,8 @@ func (l *loop) endUpgrade(c *evConn) {
 	c.wantIn = true
 	c.curEvents = c.interest()
 	c.mu.Unlock()
-	if l.ur != nil {
-		// The recv is armed again by the read below (l.again).
-	} else if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)}); err != nil {
+	// A uring connection's recv is armed again by the read below (again).
+	if err := l.reregister(c); err != nil {
 		c.mu.Lock()
 		c.upg = nil
 		c.mu.Unlock()
@@ -201,6 +200,15 @@ func (l *loop) endUpgrade(c *evConn) {
 		return
 	}
 	l.again = append(l.again, c)
+}
+
+// reregister puts c back in the epoll set after its handshake; a uring
+// connection has nothing to put back.
+func (l *loop) reregister(c *evConn) error {
+	if l.ur != nil {
+		return nil
+	}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
 }
 
 // fileConn returns a net.Conn on a duplicate of fd, in Go's netpoller.

@@ -298,16 +298,7 @@ func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 	c.consumeLocked(int(cqe.Res))
 	err := l.sendLocked(c) // the rest, in order
 	c.mu.Unlock()
-	if err == nil && c.tls != nil {
-		err = c.pumpLater()
-	}
-	if err != nil {
-		l.closeConn(c, err)
-		return
-	}
-	l.maybeHandshake(c)
-	l.maybeResume(c)
-	l.finish(c)
+	l.flushed(c, err)
 }
 
 // retire closes a closed connection's descriptor and finalizes it once no
