@@ -330,8 +330,8 @@ func (l *loop) sweep() {
 	since := func(t int64) time.Duration { return time.Duration(nowNs - t) }
 	l.nextSweep = time.Time{}
 	for _, c := range l.conns {
-		if c == nil {
-			continue
+		if c == nil || c.state >= evClosed {
+			continue // a uring connection stays until its requests end
 		}
 		if c.upg != nil && c.upg.submitted {
 			// A StartTLS handshake, running or parked for a worker:
