@@ -19,7 +19,7 @@
 //
 // Each cell runs its server in a process of its own, started and stopped
 // by bench: its own engines (threaded, threaded-syscall, evented,
-// evented-pool, and packet for UDP) and the baseline net (Go's net
+// evented-pool, uring, and packet for UDP) and the baseline net (Go's net
 // package, a goroutine per connection) are the bench binary re-executed in
 // a hidden serve mode; the
 // peers gnet and nbio are built from their own modules in bench/peers on

@@ -27,7 +27,7 @@ var engines = append(slices.Clone(serveModes), peers...)
 var presets = map[string]map[string]string{
 	"quick": {},
 	"full": {
-		"engines":  "threaded,threaded-syscall,evented,evented-pool,net,gnet,nbio",
+		"engines":  "threaded,threaded-syscall,evented,evented-pool,uring,net,gnet,nbio",
 		"sizes":    "64,1k,4k,16k,64k",
 		"bufsizes": "4k,64k,auto",
 		"conns":    "1,50,200",

@@ -125,7 +125,7 @@ func (cfg *config) cells() []cell {
 // -bufsize 0 to mean the tuner.
 func tunable(engine string) bool {
 	switch engine {
-	case "threaded", "threaded-syscall", "evented", "evented-pool":
+	case "threaded", "threaded-syscall", "evented", "evented-pool", "uring":
 		return true
 	}
 	return false

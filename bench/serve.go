@@ -22,7 +22,7 @@ import (
 // serveModes are the servers the bench binary itself runs in serve mode.
 // packet is sockpool's UDP server, for UDP cells only; net serves TCP and
 // UDP.
-var serveModes = []string{"threaded", "threaded-syscall", "evented", "evented-pool", "net", "packet"}
+var serveModes = []string{"threaded", "threaded-syscall", "evented", "evented-pool", "uring", "net", "packet"}
 
 // serveMaxConns is the servers' connection limit in serve mode: above the
 // largest idle cell, so that no cell waits for a free slot.
@@ -142,7 +142,7 @@ func startStream(mode, addr string, bufSize, loops int, tlsConf *tls.Config, fil
 	var stop func(context.Context) error
 	serveErr := make(chan error, 1)
 	switch mode {
-	case "threaded", "threaded-syscall", "evented", "evented-pool":
+	case "threaded", "threaded-syscall", "evented", "evented-pool", "uring":
 		srv := &server.Server{
 			Handler:        server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
 			ReadBufferSize: bufSize, // 0: the tuner

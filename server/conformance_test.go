@@ -351,7 +351,7 @@ func TestWriteTimeout(t *testing.T) {
 // covers), Write says why, and the rest of the server goes on.
 func TestOutputLimit(t *testing.T) {
 	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
-		if ec.engine != Evented {
+		if !ec.engine.inline() {
 			t.Skip("only a handler on an event loop queues without waiting")
 		}
 		const limit = 4 << 20

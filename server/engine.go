@@ -41,6 +41,16 @@ const (
 	// without stalling the loop. The input is copied once, out of the loop's
 	// buffer.
 	EventedPool
+
+	// Uring is Evented on io_uring (Linux 6.1 or later): each loop owns a
+	// ring on a locked OS thread, input arrives by multishot recv into a
+	// buffer ring the loop shares among its connections (so an idle
+	// connection holds no buffer), and output is sent by requests batched
+	// per loop turn and submitted with the loop's wait, in one system call.
+	// The handler runs on the loop, as in Evented. Where io_uring is missing
+	// or refused, Serve returns an error wrapping ErrEngineUnsupported and
+	// uring.ErrUnsupported that names the cause; nothing falls back.
+	Uring
 )
 
 // engineNames are the engines' names, by value.
@@ -49,10 +59,11 @@ var engineNames = [...]string{
 	ThreadedSyscall: "threaded-syscall",
 	Evented:         "evented",
 	EventedPool:     "evented-pool",
+	Uring:           "uring",
 }
 
 // String returns the engine's name ("threaded", "threaded-syscall",
-// "evented", "evented-pool"), or "Engine(n)" for other values.
+// "evented", "evented-pool", "uring"), or "Engine(n)" for other values.
 func (e Engine) String() string {
 	if e >= 0 && int(e) < len(engineNames) {
 		return engineNames[e]
@@ -76,4 +87,7 @@ func (e *Engine) UnmarshalText(b []byte) error {
 }
 
 // evented reports whether e runs connections on event loops.
-func (e Engine) evented() bool { return e == Evented || e == EventedPool }
+func (e Engine) evented() bool { return e == Evented || e == EventedPool || e == Uring }
+
+// inline reports whether e calls the handler on its event loop.
+func (e Engine) inline() bool { return e == Evented || e == Uring }

@@ -9,7 +9,7 @@ import (
 // config file can name any of them, and an unknown name is an error that
 // lists the known ones.
 func TestEngineNames(t *testing.T) {
-	for _, e := range []Engine{Threaded, ThreadedSyscall, Evented, EventedPool} {
+	for _, e := range []Engine{Threaded, ThreadedSyscall, Evented, EventedPool, Uring} {
 		text, _ := e.MarshalText()
 		var got Engine
 		if err := got.UnmarshalText(text); err != nil || got != e {
@@ -17,7 +17,7 @@ func TestEngineNames(t *testing.T) {
 		}
 	}
 	var e Engine
-	if err := e.UnmarshalText([]byte("quantum")); err == nil || !strings.Contains(err.Error(), "evented-pool") {
+	if err := e.UnmarshalText([]byte("quantum")); err == nil || !strings.Contains(err.Error(), "uring") {
 		t.Errorf("UnmarshalText(quantum) = %v, want an error listing the engines", err)
 	}
 }

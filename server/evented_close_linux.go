@@ -122,16 +122,25 @@ func (l *loop) closeConn(c *evConn, reason error) {
 	c.mu.Lock()
 	c.wclosed = true
 	c.dropOutputLocked()
-	unix.Close(c.fd) // also removes it from the epoll set
+	if c.ur == nil || !c.registered {
+		unix.Close(c.fd) // also removes it from the epoll set
+		if c.ur != nil {
+			c.fd = -1 // retired: no request was made on it
+		}
+	}
 	c.state = evClosed
 	c.mu.Unlock()
-	if c.registered {
-		l.conns[c.fd] = nil
-	}
 	if c.paused&pauseOutput != 0 {
 		l.srv.stats.paused.Add(-1)
 	}
 	c.paused = 0
+	if c.ur != nil && c.registered {
+		l.retire(c) // closes the descriptor, and finalizes, once its requests end
+		return
+	}
+	if c.registered {
+		l.conns[c.fd] = nil
+	}
 	if !c.registered {
 		return // OnOpen may still be running: register finalizes
 	}
@@ -141,7 +150,7 @@ func (l *loop) closeConn(c *evConn, reason error) {
 // finalize runs OnClose and releases the connection once its socket is
 // closed and no handler call is running.
 func (l *loop) finalize(c *evConn) {
-	if c.state == evFinalized || c.handlerRunning() {
+	if c.state == evFinalized || c.handlerRunning() || !c.retired() {
 		return
 	}
 	c.setState(evFinalized)

@@ -73,6 +73,7 @@ type evConn struct {
 	upg *evUpgrade
 
 	pool *poolInput // EventedPool only: the input waiting for a worker
+	ur   *uringConn // the uring engine only: its requests in flight
 }
 
 // poolInput is the input of an EventedPool connection waiting for a pool
@@ -132,8 +133,11 @@ type evUpgrade struct {
 
 func newEvConn(l *loop, fd int) *evConn {
 	c := &evConn{l: l, fd: fd}
-	if l.srv.Engine == EventedPool {
+	switch l.srv.Engine {
+	case EventedPool:
 		c.pool = new(poolInput)
+	case Uring:
+		c.ur = new(uringConn)
 	}
 	c.id = l.srv.nextID.Add(1)
 	return c

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// evented is the epoll engine: Loops event loops, each owning the
-// connections handed to it.
+// evented is the epoll engine, and the uring engine: Loops event loops,
+// each owning the connections handed to it.
 type evented struct {
 	srv       *Server
 	loops     []*loop
@@ -25,11 +25,21 @@ type evented struct {
 	closeOnce sync.Once
 }
 
+// newEvented makes the evented engine, or the uring engine, which is the
+// evented engine on completion-based loops (uring_loop_linux.go).
 func newEvented(s *Server) (engine, error) {
 	e := &evented{srv: s}
 	for i := range cmp.Or(s.Loops, runtime.GOMAXPROCS(0)) {
 		l, err := newLoop(e, i)
+		if err == nil && s.Engine == Uring {
+			// A ring is set up on the thread that will use it, so
+			// its loop starts now, and tells whether it could.
+			if err = l.startRing(); err != nil {
+				err = newRingError(err)
+			}
+		}
 		if err != nil {
+			e.close(context.Background()) // the rings already running
 			for _, l := range e.loops {
 				l.closeFds()
 			}
@@ -37,9 +47,11 @@ func newEvented(s *Server) (engine, error) {
 		}
 		e.loops = append(e.loops, l)
 	}
-	for _, l := range e.loops {
-		e.wg.Add(1)
-		go l.run()
+	if s.Engine != Uring {
+		for _, l := range e.loops {
+			e.wg.Add(1)
+			go l.run()
+		}
 	}
 	return e, nil
 }

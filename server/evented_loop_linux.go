@@ -39,6 +39,8 @@ type loop struct {
 	tuner bufs.Tuner // picks len(buf)
 	edge  bool       // edge-triggered registration (see above)
 
+	ur *uringLoop // a uring loop's ring; nil for epoll
+
 	// Owned by the loop goroutine.
 	conns     []*evConn // by file descriptor
 	count     int
@@ -63,7 +65,18 @@ type loop struct {
 }
 
 func newLoop(e *evented, id int) (*loop, error) {
-	l := &loop{e: e, srv: e.srv, id: id, epfd: -1, efd: -1, events: make([]unix.EpollEvent, 256)}
+	l := &loop{e: e, srv: e.srv, id: id, epfd: -1, efd: -1}
+	l.tuner = e.srv.tunerTemplate
+	l.now = time.Now()
+	l.clock.Store(l.now.UnixNano())
+	if e.srv.Engine == Uring {
+		// Its ring is made on the loop's own thread (startRing). Input
+		// arrives in the ring's buffers, and completions need no
+		// registration to change: edge is the mode whose paths fit.
+		l.edge = true
+		return l, nil
+	}
+	l.events = make([]unix.EpollEvent, 256)
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("sockpool/server: epoll_create1: %w", err)
@@ -79,12 +92,9 @@ func newLoop(e *evented, id int) (*loop, error) {
 	// The loop's buffer is taken once at the tuner's largest size (one per
 	// loop, so memory is no concern) and reads take the tuner's current
 	// size of it.
-	l.tuner = e.srv.tunerTemplate
 	_, hi := l.tuner.Bounds()
 	l.buf = bufs.Get(hi)[:l.tuner.Size()]
 	l.edge = !e.srv.levelTriggered
-	l.now = time.Now()
-	l.clock.Store(l.now.UnixNano())
 	return l, nil
 }
 
@@ -113,10 +123,14 @@ func (l *loop) post(fn func(*loop, *evConn), c *evConn) bool {
 		return false
 	}
 	l.tasks = append(l.tasks, task{fn, c})
-	// The eventfd is written under mu so that it cannot be closed (and its
-	// number reused) in between.
+	// The eventfd (the Waker's, on a uring loop) is written under mu so
+	// that it cannot be closed (and its number reused) in between.
 	if !l.woken.Swap(true) {
-		signal(l.efd)
+		if l.ur != nil {
+			l.ur.wakeLocked()
+		} else {
+			signal(l.efd)
+		}
 	}
 	return true
 }
@@ -133,13 +147,17 @@ func (l *loop) exit() {
 	defer l.mu.Unlock()
 	l.closed = true
 	l.closeFds()
-	bufs.Put(l.buf)
+	if l.buf != nil {
+		bufs.Put(l.buf)
+	}
 	l.buf = nil
 }
 
 func (l *loop) runTasks() {
-	var b [8]byte
-	unix.Read(l.efd, b[:])
+	if l.ur == nil {
+		var b [8]byte
+		unix.Read(l.efd, b[:])
+	} // a uring loop's Waker read is re-armed when it completes
 	// Clear the flag before taking the tasks: a post that misses this batch
 	// writes the eventfd again.
 	l.woken.Store(false)
@@ -154,9 +172,14 @@ func (l *loop) runTasks() {
 	l.spare = tasks[:0]
 }
 
+// run is the loop goroutine, where every loop starts (see onLoop).
 func (l *loop) run() {
 	defer l.e.wg.Done()
 	defer l.exit()
+	if l.ur != nil {
+		l.runRing()
+		return
+	}
 	for {
 		n, err := l.wait(l.waitMillis())
 		if err != nil && !errors.Is(err, unix.EINTR) {
@@ -186,39 +209,47 @@ func (l *loop) run() {
 				}
 			}
 		}
-		if len(l.again) > 0 {
-			again := l.again
-			l.again = nil
-			for _, c := range again {
-				if c.state < evClosed {
-					l.read(c, 0)
-				}
-			}
-		}
-		if len(l.waiting) > 0 {
-			waiting := l.waiting
-			l.waiting = nil
-			for _, c := range waiting {
-				if c.state >= evClosed {
-					c.pool.mu.Lock()
-					c.pool.running = false
-					c.pool.mu.Unlock()
-					l.finalize(c)
-					continue
-				}
-				l.dispatch(c)
-			}
-		}
-		if len(l.hsWaiting) > 0 {
-			l.retryHandshakes()
-		}
-		if !l.nextSweep.IsZero() && !l.now.Before(l.nextSweep) {
-			l.sweep()
-		}
-		if l.quit && l.count == 0 && l.pending.Load() == 0 {
+		if l.endTurn() {
 			return
 		}
 	}
+}
+
+// endTurn is the end of a loop's turn, after the events (or completions)
+// it woke for: reads to make again, input waiting for a pool worker,
+// handshakes waiting for one, and the sweep. It reports whether the loop
+// is to exit.
+func (l *loop) endTurn() bool {
+	if len(l.again) > 0 {
+		again := l.again
+		l.again = nil
+		for _, c := range again {
+			if c.state < evClosed {
+				l.read(c, 0)
+			}
+		}
+	}
+	if len(l.waiting) > 0 {
+		waiting := l.waiting
+		l.waiting = nil
+		for _, c := range waiting {
+			if c.state >= evClosed {
+				c.pool.mu.Lock()
+				c.pool.running = false
+				c.pool.mu.Unlock()
+				l.finalize(c)
+				continue
+			}
+			l.dispatch(c)
+		}
+	}
+	if len(l.hsWaiting) > 0 {
+		l.retryHandshakes()
+	}
+	if !l.nextSweep.IsZero() && !l.now.Before(l.nextSweep) {
+		l.sweep()
+	}
+	return l.quit && l.count == 0 && l.pending.Load() == 0
 }
 
 // yieldEvery is how often, at most, a loop yields to the scheduler before
@@ -235,11 +266,19 @@ const yieldEvery = time.Millisecond
 
 // wait waits up to msec milliseconds for events.
 func (l *loop) wait(msec int) (int, error) {
-	if msec != 0 && l.now.Sub(l.yielded) >= yieldEvery {
+	if msec != 0 {
+		l.yield()
+	}
+	return unix.EpollWait(l.epfd, l.events, msec)
+}
+
+// yield yields to the scheduler before a wait that may block, at most
+// every yieldEvery.
+func (l *loop) yield() {
+	if l.now.Sub(l.yielded) >= yieldEvery {
 		runtime.Gosched()
 		l.yielded = l.now
 	}
-	return unix.EpollWait(l.epfd, l.events, msec)
 }
 
 // waitMillis is the epoll_wait timeout: none while work is pending, else
@@ -291,8 +330,8 @@ func (l *loop) sweep() {
 	since := func(t int64) time.Duration { return time.Duration(nowNs - t) }
 	l.nextSweep = time.Time{}
 	for _, c := range l.conns {
-		if c == nil {
-			continue
+		if c == nil || c.state >= evClosed {
+			continue // a uring connection stays until its requests end
 		}
 		if c.upg != nil && c.upg.submitted {
 			// A StartTLS handshake, running or parked for a worker:

@@ -6,9 +6,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+
+	"github.com/sockpool/sockpool/internal/uring"
 )
 
 func newEvented(s *Server) (engine, error) {
+	if s.Engine == Uring {
+		return nil, fmt.Errorf("%w: %v: %w: it needs Linux (io_uring)", ErrEngineUnsupported, s.Engine, uring.ErrUnsupported)
+	}
 	return nil, fmt.Errorf("%w: %v needs Linux (epoll)", ErrEngineUnsupported, s.Engine)
 }
 

@@ -127,7 +127,7 @@ func (c *evConn) writeLending(p []byte) (int, error) {
 // reading and calls OnDrain once the queue drains.
 func (c *evConn) Congested() bool {
 	s := c.l.srv
-	if s.Engine != Evented || c.queued.Load() <= int64(s.highWater) {
+	if !s.Engine.inline() || c.queued.Load() <= int64(s.highWater) {
 		return false
 	}
 	c.drainWanted.Store(true)
@@ -155,7 +155,8 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		// does: it is made in turn, see pumpLater).
 		return total, false, c.deferLocked(p)
 	}
-	if c.q == nil || len(c.q.out) == 0 {
+	direct := c.ur == nil || c.l.ur.inline.Load() != c
+	if (c.q == nil || len(c.q.out) == 0) && direct {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.
 		for len(p) > 0 {
@@ -181,6 +182,14 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		}
 		if !lend && len(p) > c.l.srv.outputLimit {
 			return total - len(p), false, c.overLimitLocked()
+		}
+		c.stallSince.Store(c.l.clock.Load())
+	} else if c.q == nil || len(c.q.out) == 0 {
+		// A uring handler on its loop does not write here: it queues,
+		// and the loop sends with the turn's other requests
+		// (scheduleSendLocked), in the system call that waits.
+		if !lend && len(p) > c.l.srv.outputLimit {
+			return 0, false, c.overLimitLocked()
 		}
 		c.stallSince.Store(c.l.clock.Load())
 	}
@@ -258,6 +267,18 @@ func (c *evConn) failLocked(err error) error {
 // connection whose peer took nothing for that long, which wakes the writer.
 func (c *evConn) waitSpaceLocked() error {
 	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() {
+		if c.ur != nil && c.ur.sending == 0 {
+			// No send in flight: write what the socket takes now rather
+			// than wait for the loop, which may be in a handler that
+			// waits for this writer.
+			if err := c.writevLocked(); err != nil {
+				c.failLocked(err)
+				break
+			}
+			if c.queued.Load() < int64(c.l.srv.highWater) {
+				break
+			}
+		}
 		if c.q.space == nil {
 			c.q.space = make(chan struct{})
 		}
@@ -298,6 +319,16 @@ func (c *evConn) enqueueLocked(p []byte) {
 // the socket is full; on a plain connection, what waits in later follows
 // once everything before it is written.
 func (c *evConn) flushLocked() error {
+	if c.ur != nil {
+		c.scheduleSendLocked() // any goroutine: the loop sends
+		return nil
+	}
+	return c.writevLocked()
+}
+
+// writevLocked is flushLocked's writing: the epoll engine's flush, and a
+// uring writer's that would otherwise wait for its loop (waitSpaceLocked).
+func (c *evConn) writevLocked() error {
 	var scratch [maxIovecs][]byte
 	for c.q != nil && (len(c.q.out) > 0 || c.tls == nil && len(c.q.later) > 0) {
 		if len(c.q.out) == 0 {
@@ -375,9 +406,15 @@ func (c *evConn) dropOutputLocked() {
 	if c.q == nil {
 		return
 	}
-	for i, b := range c.q.out {
+	// A uring send in flight still reads out[0]: it stays, uncounted, and
+	// its completion releases it (loop.sent).
+	keep := 0
+	if c.ur != nil && c.ur.sending > 0 {
+		keep = 1
+	}
+	for i, b := range c.q.out[min(keep, len(c.q.out)):] {
 		lost := len(b.B)
-		if i == 0 {
+		if i+keep == 0 {
 			lost -= c.q.off
 		}
 		c.q.releaseLocked(b, lost)
@@ -385,7 +422,10 @@ func (c *evConn) dropOutputLocked() {
 	c.q.dropLater()
 	q := c.queued.Swap(0)
 	c.l.srv.stats.queued.Add(-q)
-	c.q.out, c.q.off = nil, 0
+	c.q.out = c.q.out[:min(keep, len(c.q.out))]
+	if len(c.q.out) == 0 {
+		c.q.out, c.q.off = nil, 0
+	}
 	c.signalSpaceLocked()
 }
 
@@ -407,6 +447,10 @@ func (c *evConn) interest() uint32 {
 // setWantIn turns level-triggered interest in input on or off; with
 // edge-triggered registration there is nothing to change.
 func (c *evConn) setWantIn(on bool) {
+	if c.ur != nil {
+		c.l.syncRecv(c) // on the loop: arm or cancel the recv
+		return
+	}
 	if c.l.edge {
 		return
 	}

@@ -37,8 +37,11 @@ func (l *loop) register(c *evConn) {
 	c.lastRead = l.now.UnixNano()
 	c.mu.Lock()
 	c.registered, c.wantIn = true, true
-	c.curEvents = c.interest()
-	err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+	var err error
+	if l.ur == nil {
+		c.curEvents = c.interest()
+		err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+	} // a uring connection's recv is armed below, once OnOpen has run
 	c.mu.Unlock()
 	if err != nil {
 		l.closeConn(c, fmt.Errorf("sockpool/server: epoll_ctl add: %w", err))
@@ -50,7 +53,7 @@ func (l *loop) register(c *evConn) {
 	c.opened = true
 	d := c.dialed()
 	if oh, ok := l.srv.handlerOf(d).(OpenHandler); ok {
-		if l.srv.Engine == Evented {
+		if l.srv.Engine.inline() {
 			perr := guard(l.srv, c, func() { oh.OnOpen(c) })
 			if d != nil {
 				d.open(perr)
@@ -70,6 +73,8 @@ func (l *loop) register(c *evConn) {
 	}
 	if c.tls != nil {
 		l.again = append(l.again, c) // input read ahead during the handshake
+	} else if l.ur != nil && c.state < evClosed {
+		l.syncRecv(c)
 	}
 	if c.stopAsked.Load() {
 		l.stopConn(c)
@@ -117,6 +122,10 @@ func (l *loop) read(c *evConn, events uint32) {
 		if !l.deliverTLS(c, nil) || l.readStops(c) {
 			return
 		}
+	}
+	if l.ur != nil {
+		l.readRing(c) // input arrives by completion, not by read(2)
+		return
 	}
 	for i := 1; ; i++ {
 		n, err := unix.Read(c.fd, l.buf)
@@ -178,6 +187,10 @@ func (l *loop) readStops(c *evConn) bool {
 // discard reads and drops input while a closing connection lingers, and
 // closes it when the peer's EOF arrives.
 func (l *loop) discard(c *evConn) {
+	if l.ur != nil {
+		l.syncRecv(c) // the recv's completions discard (loop.input)
+		return
+	}
 	for i := 1; ; i++ {
 		if i > maxReadsPerTurn {
 			l.again = append(l.again, c) // a flooding peer must not hold the loop
@@ -201,7 +214,7 @@ func (l *loop) discard(c *evConn) {
 // It reports false when the connection was closed.
 func (l *loop) deliver(c *evConn, p []byte) bool {
 	s := l.srv
-	if s.Engine == Evented {
+	if s.Engine.inline() {
 		c.bytesIn.Add(uint64(len(p)))
 		if err := guard(s, c, func() { s.handlerOf(c.dialed()).OnData(c, p) }); err != nil {
 			l.closeConn(c, err)
@@ -327,6 +340,14 @@ func (l *loop) flush(c *evConn) {
 	c.mu.Lock()
 	err := c.flushLocked()
 	c.mu.Unlock()
+	l.flushed(c, err)
+}
+
+// flushed goes on after output left c's queue (EPOLLOUT's flush, a uring
+// send's completion), err being the writing's: TLS encrypts more of what
+// waits, a StartTLS may begin, reading may resume, and a closing c may
+// close.
+func (l *loop) flushed(c *evConn, err error) {
 	if err == nil && c.tls != nil {
 		err = c.pumpLater()
 	}

@@ -80,8 +80,20 @@ func (l *loop) maybeHandshake(c *evConn) {
 	if c.upg == nil || c.upg.submitted || c.state >= evClosed || c.queued.Load() > 0 {
 		return
 	}
+	if c.ur != nil {
+		if c.ur.recv {
+			return // the recv's cancel completes first (loop.received)
+		}
+		// What the recv brought after the command is the handshake's.
+		if h := c.ur.held; len(h) > 0 {
+			c.upg.t.prefix = append(c.upg.t.prefix, h...)
+			bufs.Put(h)
+			c.ur.held = nil
+		}
+	} else {
+		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	}
 	c.upg.submitted = true
-	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	l.submitHandshake(c)
 }
 
@@ -156,7 +168,8 @@ func (l *loop) endUpgrade(c *evConn) {
 	c.wantIn = true
 	c.curEvents = c.interest()
 	c.mu.Unlock()
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)}); err != nil {
+	// A uring connection's recv is armed again by the read below (again).
+	if err := l.reregister(c); err != nil {
 		c.mu.Lock()
 		c.upg = nil
 		c.mu.Unlock()
@@ -187,6 +200,15 @@ func (l *loop) endUpgrade(c *evConn) {
 		return
 	}
 	l.again = append(l.again, c)
+}
+
+// reregister puts c back in the epoll set after its handshake; a uring
+// connection has nothing to put back.
+func (l *loop) reregister(c *evConn) error {
+	if l.ur != nil {
+		return nil
+	}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
 }
 
 // fileConn returns a net.Conn on a duplicate of fd, in Go's netpoller.

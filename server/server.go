@@ -328,7 +328,7 @@ func (s *Server) init() error {
 		switch s.Engine {
 		case Threaded, ThreadedSyscall:
 			s.eng = &threaded{srv: s}
-		case Evented, EventedPool:
+		case Evented, EventedPool, Uring:
 			// The event loop hands work to the pool and must never wait
 			// for a worker: it retries a full pool on its next turn.
 			policy = pool.Reject

@@ -36,6 +36,7 @@ func TestEchoCommand(t *testing.T) {
 		{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}},
 		{"evented-reuseport", []string{"-addr", "127.0.0.1:0", "-engine", "evented-pool", "-reuseport"}},
 		{"evented-unix", []string{"-network", "unix", "-addr", sock + "2", "-engine", "evented"}},
+		{"uring", []string{"-addr", "127.0.0.1:0", "-engine", "uring", "-loops", "2"}},
 		{"syscall", []string{"-addr", "127.0.0.1:0", "-engine", "threaded-syscall", "-min-bufsize", "1024", "-max-bufsize", "65536"}},
 		{"syscall-unix", []string{"-network", "unix", "-addr", sock + "3", "-engine", "threaded-syscall", "-bufsize", "4096"}},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-bufsize", "1024", "-workers", "4", "-max-conns", "4", "-overflow", "reject", "-idle-timeout", "1m", "-engine", "threaded"}},

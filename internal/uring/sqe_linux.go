@@ -60,6 +60,16 @@ func (s *SQE) PrepRecvMultishot(userData uint64, fd int, group uint16) {
 	}
 }
 
+// SetRecvLimit makes a multishot recv end, its last completion without
+// More, once it has taken n bytes in all: a loop that must stop reading a
+// connection (backpressure) then has at most n bytes on their way, where
+// an unlimited multishot recv takes all the socket holds in one wait. The
+// limit is IORING_RECV_MULTISHOT's total length in sqe->optlen; a kernel
+// without it fails the request with EINVAL (the field was reserved).
+func (s *SQE) SetRecvLimit(n uint32) {
+	s.spliceFDIn = int32(n) // the union's optlen
+}
+
 // PrepSend prepares a send(2) of p on fd with flags (unix.MSG_NOSIGNAL,
 // unix.MSG_WAITALL). Res is the number of bytes sent, which on a stream
 // socket may be fewer than len(p): the caller sends the rest, and keeps at

@@ -277,3 +277,43 @@ func dialRead(port int) ([]byte, error) {
 	c.SetDeadline(time.Now().Add(waitTimeout))
 	return io.ReadAll(c)
 }
+
+// TestRecvLimit: a multishot recv with a limit ends, More clear, once it
+// has taken that many bytes, while the socket still holds more; without
+// one it takes everything.
+func TestRecvLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit uint32
+		want  int // bytes taken before the recv stops posting
+	}{
+		{"none", 0, 8192},
+		{"2KiB", 2048, 2048},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRing(t, nil)
+			b, err := r.NewBufferRing(1, 16, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, peer := socketpair(t)
+			if _, err := unix.Write(peer, make([]byte, 8192)); err != nil {
+				t.Fatal(err)
+			}
+			s := sqe(t, r)
+			s.PrepRecvMultishot(7, a, b.Group())
+			s.SetRecvLimit(tc.limit)
+			got, ended := 0, false
+			for _, c := range collect(t, r, tc.want/1024) {
+				if c.Res < 0 {
+					t.Fatalf("recv: %v", c.Err())
+				}
+				got += int(c.Res)
+				ended = !c.More()
+			}
+			if got != tc.want || ended != (tc.limit != 0) {
+				t.Errorf("took %d bytes, ended %v; want %d, ended %v", got, ended, tc.want, tc.limit != 0)
+			}
+		})
+	}
+}

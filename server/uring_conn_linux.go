@@ -1,0 +1,339 @@
+//go:build linux
+
+package server
+
+import (
+	"runtime"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockpool/sockpool/bufs"
+	"github.com/sockpool/sockpool/internal/uring"
+)
+
+// A uring connection's requests. Reading is one multishot recv, armed
+// while the connection reads (loop.recvWanted) and cancelled when it stops
+// (backpressure, draining, StartTLS); input that arrives between the stop
+// and the cancel's effect is held and handed over when reading resumes,
+// as a socket would have kept it. Each recv ends after urRecvLimit bytes
+// and is armed again, which bounds what can be held. Writing is one send at a time, of the
+// head of the output queue: its completion consumes what the kernel took
+// and sends the rest, so the bytes keep their order. A closing connection
+// cancels both and closes its descriptor once neither is in flight: until
+// then completions may still name it, and the kernel may still read the
+// send's buffer.
+
+// uringConn is a uring connection's request state. Loop-owned, but for
+// sendPosted and the send fields, which are under evConn.mu.
+type uringConn struct {
+	recv       bool   // a recv is armed: its last completion is yet to come
+	cancelling bool   // the armed recv is being cancelled
+	eof        bool   // the peer's EOF arrived while reading was stopped
+	closing    bool   // closed: its requests are being cancelled
+	held       []byte // input that arrived while reading was stopped, from bufs
+	heldOff    int    // bytes of held handed over so far
+
+	sendPosted bool         // a sendTask is posted for the connection
+	sending    int          // bytes of the send in flight; 0: none
+	sendBuf    *bufs.Output // the queue buffer the send reads, out[0]
+	pin        runtime.Pinner
+}
+
+// recvWanted reports whether c should have a recv armed: it reads, or
+// lingers (discarding input until the peer's EOF).
+func (l *loop) recvWanted(c *evConn) bool {
+	switch c.state {
+	case evReading:
+		return c.paused == 0 && c.upg == nil && c.up.Load() == nil
+	case evLingering:
+		return true
+	}
+	return false
+}
+
+// syncRecv arms or cancels c's recv to match recvWanted; a uring
+// connection's setWantIn.
+func (l *loop) syncRecv(c *evConn) {
+	u := c.ur
+	want := l.recvWanted(c)
+	switch {
+	case want && !u.recv:
+		sqe, err := l.ur.ring.NextSQE()
+		if err != nil {
+			l.closeConn(c, err)
+			return
+		}
+		sqe.PrepRecvMultishot(urData(urRecv, c.fd), c.fd, l.ur.bufs.Group())
+		sqe.SetRecvLimit(l.ur.recvLimit)
+		u.recv = true
+	case !want && u.recv && !u.cancelling:
+		l.cancel(c, urData(urRecv, c.fd))
+	}
+}
+
+// cancel asks the kernel to end the request with user data target.
+func (l *loop) cancel(c *evConn, target uint64) {
+	sqe, err := l.ur.ring.NextSQE()
+	if err != nil {
+		return // the connection closes with the ring
+	}
+	sqe.PrepCancel(urData(urCancel, c.fd), target, 0)
+	if target == urData(urRecv, c.fd) {
+		c.ur.cancelling = true
+	}
+}
+
+// received handles a completion of c's recv.
+func (l *loop) received(c *evConn, cqe *uring.CQE) {
+	u := c.ur
+	if id, ok := cqe.BufferID(); ok {
+		l.input(c, l.ur.bufs.Buffer(id)[:max(cqe.Res, 0)])
+		l.ur.bufs.Recycle(id)
+	}
+	more := cqe.More()
+	if !more {
+		u.recv, u.cancelling = false, false
+	}
+	switch err := cqe.Err(); {
+	case c.state >= evClosed:
+	case cqe.Res == 0 && !more:
+		c.rdhup = true
+		switch {
+		case c.state == evLingering:
+			l.closeConn(c, nil)
+		case l.recvWanted(c):
+			l.peerEOF(c)
+		case c.state == evReading:
+			u.eof = true // after the held input, when reading resumes
+		}
+	case err == unix.ECANCELED, err == unix.ENOBUFS, err == nil:
+		// Cancelled because reading stopped, the buffers ran out
+		// (recycled by now), or the recv took its limit: syncRecv below
+		// re-arms if it should.
+	case err == unix.EINVAL && l.ur.recvLimit > 0:
+		// A kernel without the limit (see urRecvLimit): read without.
+		l.ur.recvLimit = 0
+	default:
+		l.closeConn(c, err)
+	}
+	if c.state >= evClosed {
+		l.retire(c)
+		return
+	}
+	if !more {
+		l.syncRecv(c)
+		l.maybeHandshake(c) // a StartTLS waits for the recv to end
+	}
+}
+
+// input handles the bytes of one recv completion, in a buffer that is
+// recycled when it returns.
+func (l *loop) input(c *evConn, p []byte) {
+	if len(p) == 0 || c.state >= evClosed {
+		return
+	}
+	c.lastRead = l.now.UnixNano()
+	u := c.ur
+	switch {
+	case c.state == evLingering:
+		return // discarded while the peer closes
+	case c.state >= evDraining:
+		return // no more input for the handler, as an epoll loop reads none
+	case !l.recvWanted(c) || u.heldOff < len(u.held):
+		// Reading stopped (backpressure, StartTLS) with this already on
+		// its way: keep it for when it resumes, in order.
+		u.held = appendInput(u.held, p)
+		return
+	}
+	if l.handOver(c, p) {
+		return
+	}
+	if c.state < evClosed {
+		l.syncRecv(c)
+	}
+}
+
+// handOver gives p to the handler and reports whether reading goes on.
+// While the handler runs on the loop, its Writes to c queue for the turn's
+// batch instead of writing (see putLocked).
+func (l *loop) handOver(c *evConn, p []byte) bool {
+	l.ur.inline.Store(c)
+	var ok bool
+	if c.tls != nil {
+		ok = l.deliverTLS(c, p)
+	} else {
+		ok = l.deliver(c, p)
+	}
+	l.ur.inline.Store(nil)
+	return ok && !l.readStops(c)
+}
+
+// readRing is loop.read for a uring connection whose reading resumes:
+// the input held meanwhile goes to the handler a buffer's worth at a
+// time, as reads would have brought it, so that backpressure stops it
+// where it would have stopped them; then the recv is armed.
+func (l *loop) readRing(c *evConn) {
+	u := c.ur
+	for u.heldOff < len(u.held) {
+		if c.state >= evClosed || !l.recvWanted(c) {
+			return
+		}
+		p := u.held[u.heldOff:min(len(u.held), u.heldOff+l.ur.bufs.Size())]
+		u.heldOff += len(p)
+		c.lastRead = l.now.UnixNano()
+		if !l.handOver(c, p) {
+			return // closed or stopped: the rest waits, or goes with c
+		}
+	}
+	bufs.Put(u.held)
+	u.held, u.heldOff = nil, 0
+	if u.eof {
+		u.eof = false
+		l.peerEOF(c)
+		return
+	}
+	l.syncRecv(c)
+}
+
+// scheduleSendLocked has the loop send c's queued output on its turn; any
+// goroutine, under c.mu. A uring connection's flushLocked.
+func (c *evConn) scheduleSendLocked() {
+	if c.ur.sendPosted || c.ur.sending > 0 {
+		return // the task, or the send's completion, sends what is queued
+	}
+	c.ur.sendPosted = true
+	c.l.post(sendTask, c)
+}
+
+// sendTask prepares c's next send.
+var sendTask = func(l *loop, c *evConn) {
+	c.mu.Lock()
+	c.ur.sendPosted = false
+	err := l.sendLocked(c)
+	c.mu.Unlock()
+	if err != nil {
+		l.closeConn(c, err)
+	}
+}
+
+// sendLocked prepares a send of the head of c's queue, unless one is in
+// flight, the queue is empty or c is closed.
+func (l *loop) sendLocked(c *evConn) error {
+	u, q := c.ur, c.q
+	if u.sending > 0 || q == nil || c.state >= evClosed || l.ur.broken {
+		return nil
+	}
+	for len(q.out) == 0 && c.tls == nil && len(q.later) > 0 {
+		if q.later[0].r == nil {
+			c.advanceLaterLocked() // bytes: they move to out
+			continue
+		}
+		if err := c.readRangeLocked(); err != nil {
+			return err
+		}
+	}
+	if len(q.out) == 0 {
+		return nil
+	}
+	b := q.out[0]
+	p := b.B[q.off:]
+	sqe, err := l.ur.ring.NextSQE()
+	if err != nil {
+		return err
+	}
+	u.pin.Pin(&p[0]) // the kernel reads p until the completion
+	u.sendBuf, u.sending = b, len(p)
+	sqe.PrepSend(urData(urSend, c.fd), c.fd, p, unix.MSG_NOSIGNAL)
+	return nil
+}
+
+// readRangeLocked moves the next chunk of the file range at the head of
+// later into out, to be sent like any output. A copy, where the epoll
+// engine uses sendfile(2): sendfile on a full socket needs a wait for
+// writability, which this loop does not have; a splice request is the
+// zero-copy way (issue #16's next step).
+func (c *evConn) readRangeLocked() error {
+	q := c.q
+	r := q.later[0].r
+	b := getOutput()
+	chunk, err := r.readChunk(slices.Grow(b.B[:0], fileChunk)[:fileChunk])
+	if err != nil {
+		putOutput(b)
+		return err
+	}
+	b.B = chunk
+	q.laterLen -= int64(len(chunk))
+	q.fileLen -= int64(len(chunk))
+	if r.n == 0 {
+		r.done()
+		q.popLater()
+	}
+	q.out = append(q.out, b)
+	return nil
+}
+
+// sent handles the completion of c's send.
+func (l *loop) sent(c *evConn, cqe *uring.CQE) {
+	u := c.ur
+	c.mu.Lock()
+	u.pin.Unpin()
+	b, n := u.sendBuf, u.sending
+	u.sendBuf, u.sending = nil, 0
+	if c.state >= evClosed {
+		// The queue was dropped but for b, kept for the kernel.
+		if b != nil && c.q != nil && len(c.q.out) > 0 {
+			c.q.releaseLocked(b, n-max(int(cqe.Res), 0))
+			c.q.out, c.q.off = nil, 0
+		}
+		c.mu.Unlock()
+		l.retire(c)
+		return
+	}
+	if cqe.Res < 0 {
+		c.mu.Unlock()
+		l.closeConn(c, cqe.Err())
+		return
+	}
+	c.consumeLocked(int(cqe.Res))
+	err := l.sendLocked(c) // the rest, in order
+	c.mu.Unlock()
+	l.flushed(c, err)
+}
+
+// retire closes a closed connection's descriptor and finalizes it once no
+// request on it is in flight, cancelling those that are.
+func (l *loop) retire(c *evConn) {
+	u := c.ur
+	c.mu.Lock()
+	sending := u.sending > 0
+	c.mu.Unlock()
+	if !l.ur.broken && (u.recv || sending) {
+		if !u.closing {
+			// One cancel ends both: the recv, and a send that waits
+			// for a peer that does not read.
+			u.closing = true
+			if sqe, err := l.ur.ring.NextSQE(); err == nil {
+				sqe.PrepCancelFD(urData(urCancel, c.fd), c.fd, uring.CancelAll)
+			}
+		}
+		return // their completions call retire again
+	}
+	if c.fd < 0 {
+		return // retired already
+	}
+	bufs.Put(u.held)
+	u.held, u.heldOff = nil, 0
+	unix.Close(c.fd)
+	if c.registered {
+		l.conns[c.fd] = nil
+	}
+	c.mu.Lock()
+	c.fd = -1
+	c.mu.Unlock()
+	l.finalize(c)
+}
+
+// retired reports whether c has no request in flight and its descriptor
+// is closed: a uring connection is finalized only then.
+func (c *evConn) retired() bool { return c.ur == nil || c.fd < 0 }
