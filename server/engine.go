@@ -50,6 +50,11 @@ const (
 	// The handler runs on the loop, as in Evented. Where io_uring is missing
 	// or refused, Serve returns an error wrapping ErrEngineUnsupported and
 	// uring.ErrUnsupported that names the cause; nothing falls back.
+	//
+	// It is new: a loop's buffers have one size, so ReadBufferSize 0 reads
+	// at that size rather than tuning it, and a TLS slow-reader case of the
+	// conformance suite does not pass yet (server/uring_linux_test.go lists
+	// what does). Prefer Evented until the bench says otherwise.
 	Uring
 )
 
