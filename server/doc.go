@@ -19,7 +19,7 @@
 //
 // # Engines
 //
-// The Engine field picks one of four:
+// The Engine field picks one of five:
 //
 //   - Threaded (the default, every OS) gives each connection a pool worker
 //     for its life, which reads and calls the handler; writes go straight to
@@ -46,6 +46,10 @@
 //     ErrEngineUnsupported.
 //   - EventedPool (Linux) is Evented with the handler called on the worker
 //     pool, in order per connection, so it may block.
+//   - Uring (Linux 6.1+, new) is Evented on io_uring loops: multishot
+//     receives into a buffer ring each loop shares, and the turn's sends
+//     submitted with its wait. Where io_uring is refused Serve says why;
+//     nothing falls back. See Uring for what it lacks so far.
 //
 // # Read buffers
 //
