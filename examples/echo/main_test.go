@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 )
 
 // TestMain lets the test binary stand in for the echo command: run with
@@ -43,31 +44,9 @@ func TestEchoCommand(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], tc.args...)
-			cmd.Env = append(os.Environ(), "SOCKPOOL_ECHO_MAIN=1")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
-
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil {
-				t.Fatalf("no listening line: %v; stderr: %s", err, stderr.String())
-			}
-			f := strings.Fields(line)
-			if len(f) != 3 || f[0] != "listening" {
-				t.Fatalf("first line %q, want \"listening <network> <address>\"", line)
-			}
-			if f[2] == "127.0.0.1:0" {
-				t.Fatalf("listening line %q shows port 0, not the port picked", line)
-			}
-			c, err := net.Dial(f[1], f[2])
+			// Start checks the listening line: network, and the port picked.
+			cmd := cmdtest.Start(t, "SOCKPOOL_ECHO_MAIN=1", nil, tc.args...)
+			c, err := net.Dial(cmd.Network, cmd.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,10 +59,7 @@ func TestEchoCommand(t *testing.T) {
 				t.Fatalf("echo: %v (equal: %v)", err, bytes.Equal(got, msg))
 			}
 
-			cmd.Process.Signal(syscall.SIGTERM)
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("after SIGTERM: %v; stderr: %s", err, stderr.String())
-			}
+			cmd.Stop(t) // SIGTERM; it must exit 0
 			if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
 				t.Errorf("connection still open after shutdown: %d, %v", n, err)
 			}
@@ -166,28 +142,11 @@ func TestSIGTERMWhileClientSends(t *testing.T) {
 // the largest UDP payload come back byte for byte, and SIGTERM makes it
 // shut down and exit 0.
 func TestEchoUDP(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-network", "udp", "-addr", "127.0.0.1:0", "-workers", "4")
-	cmd.Env = append(os.Environ(), "SOCKPOOL_ECHO_MAIN=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	cmd := cmdtest.Start(t, "SOCKPOOL_ECHO_MAIN=1", nil, "-network", "udp", "-addr", "127.0.0.1:0", "-workers", "4")
+	if cmd.Network != "udp" {
+		t.Fatalf("listening on %s %s, want udp", cmd.Network, cmd.Addr)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no listening line: %v; stderr: %s", err, stderr.String())
-	}
-	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "listening" || f[1] != "udp" || strings.HasSuffix(f[2], ":0") {
-		t.Fatalf("first line %q, want \"listening udp <address with the port picked>\"", line)
-	}
-	c, err := net.Dial("udp", f[2])
+	c, err := net.Dial("udp", cmd.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +164,7 @@ func TestEchoUDP(t *testing.T) {
 		}
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("after SIGTERM: %v; stderr: %s", err, stderr.String())
-	}
+	cmd.Stop(t)
 }
 
 // TestUDPRefusesStreamFlags: flags of the stream server are refused with
