@@ -392,13 +392,18 @@ func (c *evConn) consumeLocked(n int) {
 
 // wroteLocked counts n queued bytes as handed to the kernel.
 func (c *evConn) wroteLocked(n int) {
-	c.queued.Add(-int64(n))
-	c.l.srv.stats.queued.Add(-int64(n))
+	c.unqueueLocked(n)
 	if c.tls == nil { // TLS counts plaintext, in writeTLS
 		c.bytesOut.Add(uint64(n))
 	}
 	c.sent.Add(int64(n))
 	c.lastWrite.Store(c.l.clock.Load())
+}
+
+// unqueueLocked counts n bytes as gone from the queue.
+func (c *evConn) unqueueLocked(n int) {
+	c.queued.Add(-int64(n))
+	c.l.srv.stats.queued.Add(-int64(n))
 }
 
 // dropOutputLocked releases queued output that will never be sent.

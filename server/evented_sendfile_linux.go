@@ -162,8 +162,7 @@ func (c *evConn) pumpLater() error {
 			q.popLater()
 		}
 		q.laterLen -= int64(len(chunk))
-		c.queued.Add(-int64(len(chunk))) // the ciphertext is counted as it is queued
-		c.l.srv.stats.queued.Add(-int64(len(chunk)))
+		c.unqueueLocked(len(chunk)) // the ciphertext is counted as it is queued
 		c.signalSpaceLocked()
 		q.pumping = true
 		c.mu.Unlock()

@@ -168,12 +168,18 @@ func (c *threadedConn) writeLocked(p []byte) (int, error) {
 	} else {
 		n, err = c.tr.write(p)
 	}
+	return n, c.countWrite(int64(n), err)
+}
+
+// countWrite counts n bytes written and, after a failed write, closes c: see
+// writeFailed.
+func (c *threadedConn) countWrite(n int64, err error) error {
 	c.bytesOut.Add(uint64(n))
 	c.wrote(c.srv)
 	if err != nil {
 		err = c.writeFailed(err)
 	}
-	return n, err
+	return err
 }
 
 // writeFailed closes c after a write failed with err, and returns what the
@@ -219,11 +225,7 @@ func (c *threadedConn) SendFile(f *os.File, offset, count int64) (int64, error) 
 			c.abort(err) // the file failed, not the socket: see Conn.SendFile
 		}
 	} else {
-		c.bytesOut.Add(uint64(n))
-		c.wrote(c.srv)
-		if err != nil {
-			err = c.writeFailed(err)
-		}
+		err = c.countWrite(n, err)
 	}
 	if err == nil {
 		err = short
