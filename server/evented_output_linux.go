@@ -411,11 +411,11 @@ func (c *evConn) dropOutputLocked() {
 	if c.q == nil {
 		return
 	}
-	// A uring send in flight still reads out[0]: it stays, uncounted, and
-	// its completion releases it (loop.sent).
+	// A uring send in flight still reads the head buffers: they stay,
+	// uncounted, and its completion releases them (loop.sent).
 	keep := 0
-	if c.ur != nil && c.ur.sending > 0 {
-		keep = 1
+	if c.ur != nil {
+		keep = c.ur.sendBufs
 	}
 	for i, b := range c.q.out[min(keep, len(c.q.out)):] {
 		lost := len(b.B)

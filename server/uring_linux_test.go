@@ -22,12 +22,6 @@ var uringCase = engineCase{name: "uring", engine: Uring}
 // uringPasses are the conformance tests the uring engine passes, run by
 // TestUringConformance with uringCase as the only row: every test that runs
 // over engineCases but these (issue #16, step 2):
-//   - TestWriteTimeoutSlowReader: passes plain, and over TLS without the
-//     race detector (5 of 5), but over TLS under -race, run alone, the
-//     slow reader is cut by WriteTimeout every time, after 1287574 of
-//     1572864 bytes, with a send of a few KB in flight (epoll passes the
-//     same run): the progress the sweep sees stops while that send waits.
-//     Not found yet.
 //   - TestBlockingHandlerOnPool and TestCloseWhileWaitingForWorker test
 //     EventedPool only (uring runs the handler on its loop).
 var uringPasses = []struct {
@@ -92,6 +86,7 @@ var uringPasses = []struct {
 	{"TestTimeouts", TestTimeouts},
 	{"TestWriteFromOtherGoroutines", TestWriteFromOtherGoroutines},
 	{"TestWriteTimeout", TestWriteTimeout},
+	{"TestWriteTimeoutSlowReader", TestWriteTimeoutSlowReader},
 	{"TestWriterWaitsForSpace", TestWriterWaitsForSpace},
 }
 
