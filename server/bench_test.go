@@ -35,6 +35,8 @@ func BenchmarkEcho(b *testing.B) {
 // size is right: 1 KiB messages through a fixed 2 KiB buffer against
 // ReadBufferSize 0, whose tuner settles at 2 KiB within the first hundred
 // reads (a 1 KiB read uses more than a quarter of 2 KiB, not of 4 KiB).
+// On uring, ReadBufferSize 0 is its incremental buffer ring, not a tuner:
+// the row compares the two rings.
 //
 //	go test -run '^$' -bench TunerCost -count 8 ./server/ | tee t.txt; benchstat -col /buf t.txt
 func BenchmarkTunerCost(b *testing.B) {

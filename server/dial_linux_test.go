@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// TestDialBeside: on the evented engines a connection dialed Beside
-// another runs on that one's loop; without Beside, dialed connections are
-// dealt to the loops in turn.
+// TestDialBeside: on the evented engines (uring's loops are evented
+// loops) a connection dialed Beside another runs on that one's loop;
+// without Beside, dialed connections are dealt to the loops in turn.
 func TestDialBeside(t *testing.T) {
-	for _, engine := range []Engine{Evented, EventedPool} {
+	for _, engine := range []Engine{Evented, EventedPool, Uring} {
 		t.Run(engine.String(), func(t *testing.T) {
+			skipWithoutUring(t, engine)
 			peer := peerEcho(t, "tcp", nil, nil)
 			srv := dialServer(t, engineCase{engine: engine}, &Server{Handler: HandlerFunc(func(Conn, []byte) {}), Loops: 4})
 			d := &Dialer{Server: srv, Timeout: 10 * time.Second}

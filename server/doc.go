@@ -49,7 +49,7 @@
 //   - Uring (Linux 6.1+, new) is Evented on io_uring loops: multishot
 //     receives into a buffer ring each loop shares, and the turn's sends
 //     submitted with its wait. Where io_uring is refused Serve says why;
-//     nothing falls back. See Uring for what it lacks so far.
+//     nothing falls back. It is new: see Uring.
 //
 // # Read buffers
 //

@@ -51,10 +51,10 @@ const (
 	// or refused, Serve returns an error wrapping ErrEngineUnsupported and
 	// uring.ErrUnsupported that names the cause; nothing falls back.
 	//
-	// It is new: a loop's buffers have one size, so ReadBufferSize 0 reads
-	// at that size rather than tuning it, and a TLS slow-reader case of the
-	// conformance suite does not pass yet (server/uring_linux_test.go lists
-	// what does). Prefer Evented until the bench says otherwise.
+	// It is new: prefer Evented until the bench says otherwise. With
+	// ReadBufferSize 0 a read takes what the socket holds, up to
+	// MaxReadBufferSize (Linux 6.15 or 6.12.29 and later; before, the
+	// tuner's starting size): see ReadBufferSize.
 	Uring
 )
 

@@ -2,6 +2,8 @@
 
 package server
 
+import "testing"
+
 func init() {
 	engineCases = append(engineCases,
 		engineCase{name: "threaded-syscall", engine: ThreadedSyscall},
@@ -9,4 +11,18 @@ func init() {
 		engineCase{name: "evented-pool", engine: EventedPool},
 		engineCase{name: "evented-level", engine: Evented, level: true},
 	)
+	// Uring is a row where io_uring runs, and absent elsewhere, so that a
+	// system without it still passes; TestUringRow says why it is absent.
+	if uringUnavailable = uringAvailable(); uringUnavailable == nil {
+		engineCases = append(engineCases, engineCase{name: "uring", engine: Uring})
+	}
+}
+
+// skipWithoutUring skips a test of engine e, in a test's own list of
+// engines, where this system cannot run the uring engine.
+func skipWithoutUring(t testing.TB, e Engine) {
+	t.Helper()
+	if e == Uring && uringUnavailable != nil {
+		t.Skip(uringUnavailable)
+	}
 }

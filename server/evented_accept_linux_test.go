@@ -17,9 +17,9 @@ import (
 	"github.com/sockpool/sockpool/proxyproto"
 )
 
-// TestAcceptorChoice: the evented engine accepts plain TCP connections
-// itself; TLS and PROXY protocol servers, UNIX sockets and the threaded
-// engines go through the listener's Accept.
+// TestAcceptorChoice: the evented engines (uring's too) accept plain TCP
+// connections themselves; TLS and PROXY protocol servers, UNIX sockets and
+// the threaded engines go through the listener's Accept.
 func TestAcceptorChoice(t *testing.T) {
 	tcp := func(t *testing.T) net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -47,9 +47,12 @@ func TestAcceptorChoice(t *testing.T) {
 		{"evented unix", Evented, unixLn, nil, false},
 		{"evented tls", Evented, tcp, func(s *Server) { s.TLSConfig = &tls.Config{} }, false},
 		{"evented proxy", Evented, tcp, func(s *Server) { s.ProxyProtocol = &proxyproto.Policy{} }, false},
+		{"uring tcp", Uring, tcp, nil, true},
+		{"uring tls", Uring, tcp, func(s *Server) { s.TLSConfig = &tls.Config{} }, false},
 		{"threaded tcp", Threaded, tcp, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			skipWithoutUring(t, tc.engine)
 			s := &Server{Engine: tc.engine, Handler: HandlerFunc(func(Conn, []byte) {})}
 			if tc.setup != nil {
 				tc.setup(s)

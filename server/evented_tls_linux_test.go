@@ -88,6 +88,8 @@ var parkCases = []parkCase{
 	{name: "handler/evented-pool-level", engineCase: engineCase{engine: EventedPool, level: true}, hold: holdByHandler, handshakes: 1},
 	{name: "handshake/evented", engineCase: engineCase{engine: Evented}, hold: holdByHandshake, handshakes: 2},
 	{name: "handshake/evented-level", engineCase: engineCase{engine: Evented, level: true}, hold: holdByHandshake, handshakes: 2},
+	// Uring runs handshakes on the pool, as Evented does.
+	{name: "handshake/uring", engineCase: engineCase{engine: Uring}, hold: holdByHandshake, handshakes: 2},
 }
 
 // holdByHandler: a connection's handler (EventedPool) blocks the worker.
@@ -246,6 +248,7 @@ func shutdownPark(t *testing.T, srv *Server, errc <-chan error, h *parkHandler) 
 func TestStartTLSParked(t *testing.T) {
 	for _, pc := range parkCases {
 		t.Run(pc.name, func(t *testing.T) {
+			skipWithoutUring(t, pc.engine)
 			before := openFDs(t)
 			srvConf, cliConf := tlsConfigs(t)
 			h := newParkHandler(srvConf)
@@ -294,6 +297,7 @@ func TestStartTLSParked(t *testing.T) {
 func TestStartTLSParkedShutdown(t *testing.T) {
 	for _, pc := range parkCases {
 		t.Run(pc.name, func(t *testing.T) {
+			skipWithoutUring(t, pc.engine)
 			before := openFDs(t)
 			srvConf, cliConf := tlsConfigs(t)
 			h := newParkHandler(srvConf)
@@ -356,17 +360,19 @@ func TestStartTLSParkedShutdown(t *testing.T) {
 	}
 }
 
-// TestStartTLSAfterBackpressure: a handler (Evented) that writes
-// past WriteHighWater and then calls StartTLS pauses its connection; the
-// handshake still begins once the client has read the output, rather than
-// waiting for input that the paused connection never reads.
+// TestStartTLSAfterBackpressure: a handler on a loop (Evented, Uring) that
+// writes past WriteHighWater and then calls StartTLS pauses its
+// connection; the handshake still begins once the client has read the
+// output, rather than waiting for input that the paused connection never
+// reads.
 func TestStartTLSAfterBackpressure(t *testing.T) {
-	for _, ec := range []engineCase{{engine: Evented}, {engine: Evented, level: true}} {
-		name := "evented"
-		if ec.level {
-			name = "evented-level"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, ec := range []engineCase{
+		{name: "evented", engine: Evented},
+		{name: "evented-level", engine: Evented, level: true},
+		{name: "uring", engine: Uring},
+	} {
+		t.Run(ec.name, func(t *testing.T) {
+			skipWithoutUring(t, ec.engine)
 			leaks := goleak.IgnoreCurrent()
 			defer goleak.VerifyNone(t, leaks)
 			srvConf, cliConf := tlsConfigs(t)

@@ -25,8 +25,10 @@ func TestOnLoop(t *testing.T) {
 	}{
 		{"evented", Evented, true},
 		{"evented-pool", EventedPool, false},
+		{"uring", Uring, true}, // its handler runs on the loop too
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			skipWithoutUring(t, tc.engine)
 			got := make(chan [2]bool, 1)
 			srv := &Server{Engine: tc.engine, Handler: HandlerFunc(func(c Conn, in []byte) {
 				got <- [2]bool{onLoop(), deep(100)} // deeper than one batch of frames

@@ -13,15 +13,21 @@ import (
 // TestReusePortNetworks: with ReusePort, ListenAndServe on TCP opens a
 // listener per loop; on a UNIX socket, which cannot be bound twice, it
 // serves one, as without ReusePort. Either way every loop's clients are
-// echoed.
+// echoed. On Evented and on Uring, whose loops take the same listeners.
 func TestReusePortNetworks(t *testing.T) {
-	cases := []struct{ network, addr string }{
-		{"tcp", "127.0.0.1:0"},
-		{"unix", filepath.Join(t.TempDir(), "s.sock")},
+	cases := []struct {
+		engine        Engine
+		network, addr string
+	}{
+		{Evented, "tcp", "127.0.0.1:0"},
+		{Evented, "unix", filepath.Join(t.TempDir(), "s.sock")},
+		{Uring, "tcp", "127.0.0.1:0"},
+		{Uring, "unix", filepath.Join(t.TempDir(), "s.sock")},
 	}
 	for _, tc := range cases {
-		t.Run(tc.network, func(t *testing.T) {
-			srv := &Server{Network: tc.network, Addr: tc.addr, Engine: Evented, Loops: 2, ReusePort: true, Handler: echoHandler()}
+		t.Run(tc.engine.String()+"/"+tc.network, func(t *testing.T) {
+			skipWithoutUring(t, tc.engine)
+			srv := &Server{Network: tc.network, Addr: tc.addr, Engine: tc.engine, Loops: 2, ReusePort: true, Handler: echoHandler()}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ListenAndServe() }()
 			waitFor(t, "the server listening", func() bool {
