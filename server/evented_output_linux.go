@@ -130,7 +130,7 @@ func (c *evConn) Congested() bool {
 	if !s.Engine.inline() || c.queued.Load() <= int64(s.highWater) {
 		return false
 	}
-	c.drainWanted.Store(true)
+	c.setFlag(flagDrainWanted)
 	return true
 }
 
@@ -266,7 +266,7 @@ func (c *evConn) failLocked(err error) error {
 // flushes). WriteTimeout bounds the wait: the loop's sweep closes a
 // connection whose peer took nothing for that long, which wakes the writer.
 func (c *evConn) waitSpaceLocked() error {
-	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() {
+	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.flag(flagClosedByHandler) {
 		if c.ur != nil && c.ur.sending == 0 {
 			// No send in flight: write what the socket takes now rather
 			// than wait for the loop, which may be in a handler that
@@ -295,7 +295,7 @@ func (c *evConn) waitSpaceLocked() error {
 
 // signalSpaceLocked wakes writers waiting for the queue to drain.
 func (c *evConn) signalSpaceLocked() {
-	if c.q != nil && c.q.space != nil && (c.wclosed || c.closedByHandler.Load() || c.queued.Load() <= int64(c.l.srv.lowWater)) {
+	if c.q != nil && c.q.space != nil && (c.wclosed || c.flag(flagClosedByHandler) || c.queued.Load() <= int64(c.l.srv.lowWater)) {
 		close(c.q.space)
 		c.q.space = nil
 	}

@@ -45,7 +45,7 @@ func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
 // plaintext output already queued (the "go ahead" reply) has been flushed
 // the descriptor leaves the epoll set and a pool worker runs the handshake.
 func (l *loop) beginUpgrade(c *evConn) {
-	if c.state >= evClosed || c.upg != nil || c.stopAsked.Load() {
+	if c.state >= evClosed || c.upg != nil || c.flag(flagStopAsked) {
 		return // closing: the upgrade is moot
 	}
 	// up and upg change together under mu, so that a Write sees one or the
@@ -195,7 +195,7 @@ func (l *loop) endUpgrade(c *evConn) {
 			return
 		}
 	}
-	if c.stopAsked.Load() {
+	if c.flag(flagStopAsked) {
 		l.stopConn(c)
 		return
 	}
