@@ -34,10 +34,10 @@ type uringConn struct {
 	held       []byte // input that arrived while reading was stopped, from bufs
 	heldOff    int    // bytes of held handed over so far
 
-	sendPosted bool         // a sendTask is posted for the connection
-	sending    int          // bytes of the send in flight; 0: none
-	sendBuf    *bufs.Output // the queue buffer the send reads, out[0]
-	pin        runtime.Pinner
+	sendPosted bool            // a sendTask is posted for the connection
+	sending    int             // bytes of the send in flight; 0: none
+	sendBuf    *bufs.Output    // the queue buffer the send reads, out[0]
+	pin        *runtime.Pinner // the send's pin, from the loop's (see uringLoop.pinners)
 }
 
 // recvWanted reports whether c should have a recv armed: it reads, or
@@ -242,6 +242,7 @@ func (l *loop) sendLocked(c *evConn) error {
 	if err != nil {
 		return err
 	}
+	u.pin = l.ur.pinner()
 	u.pin.Pin(&p[0]) // the kernel reads p until the completion
 	u.sendBuf, u.sending = b, len(p)
 	sqe.PrepSend(urData(urSend, c.fd), c.fd, p, unix.MSG_NOSIGNAL)
@@ -277,7 +278,7 @@ func (c *evConn) readRangeLocked() error {
 func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 	u := c.ur
 	c.mu.Lock()
-	u.pin.Unpin()
+	l.ur.unpin(u)
 	b, n := u.sendBuf, u.sending
 	u.sendBuf, u.sending = nil, 0
 	if c.state >= evClosed {
@@ -329,6 +330,7 @@ func (l *loop) retire(c *evConn) {
 		l.conns[c.fd] = nil
 	}
 	c.mu.Lock()
+	l.ur.unpin(u) // a send left by a broken ring, whose close ended it
 	c.fd = -1
 	c.mu.Unlock()
 	l.finalize(c)

@@ -76,7 +76,13 @@ type uringLoop struct {
 	// c's handler call only queues, which is as correct.
 	inline    atomic.Pointer[evConn]
 	recvLimit uint32 // each recv's limit (urRecvLimit), 0 where the kernel has none
-	broken    bool   // the ring failed: connections close without it
+	// pinners are the loop's free Pinners. A send takes one and gives it
+	// back at its completion, so there are as many as sends once were in
+	// flight together, not one per connection that ever sent: a used
+	// Pinner keeps its memory (about 130 bytes with its finalizer), which
+	// would stay with every idle connection.
+	pinners []*runtime.Pinner
+	broken  bool // the ring failed: connections close without it
 }
 
 // Ring sizes. A loop's submission queue takes a turn's requests (the
@@ -242,6 +248,25 @@ func (l *loop) ringFailed(err error) {
 		}
 	}
 	l.retryHandshakes()
+}
+
+// pinner returns a free Pinner for a send.
+func (u *uringLoop) pinner() *runtime.Pinner {
+	if n := len(u.pinners); n > 0 {
+		p := u.pinners[n-1]
+		u.pinners = u.pinners[:n-1]
+		return p
+	}
+	return new(runtime.Pinner)
+}
+
+// unpin ends the pin of c's send, if it has one, and frees its Pinner.
+func (u *uringLoop) unpin(c *uringConn) {
+	if c.pin != nil {
+		c.pin.Unpin()
+		u.pinners = append(u.pinners, c.pin)
+		c.pin = nil
+	}
 }
 
 // wakeLocked wakes a uring loop for a task just posted, if it sleeps; l.mu
