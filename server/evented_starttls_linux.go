@@ -85,11 +85,10 @@ func (l *loop) maybeHandshake(c *evConn) {
 			return // the recv's cancel completes first (loop.received)
 		}
 		// What the recv brought after the command is the handshake's.
-		if h := c.ur.held; len(h) > 0 {
-			c.upg.t.prefix = append(c.upg.t.prefix, h...)
-			bufs.Put(h)
-			c.ur.held = nil
+		if h := c.ur.held; h.pending() {
+			c.upg.t.prefix = append(c.upg.t.prefix, h.b[h.off:]...)
 		}
+		c.ur.dropHeld()
 	} else {
 		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	}

@@ -115,6 +115,7 @@ func TestConnSizes(t *testing.T) {
 		got, want uintptr
 	}{
 		{"evConn", unsafe.Sizeof(evConn{}), 288},
+		{"uringConn", unsafe.Sizeof(uringConn{}), 32},
 	} {
 		if tc.got > tc.want {
 			t.Errorf("%s is %d bytes, over its %d-byte size class", tc.name, tc.got, tc.want)

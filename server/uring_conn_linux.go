@@ -27,18 +27,39 @@ import (
 // uringConn is a uring connection's request state. Loop-owned, but for
 // sendPosted and the send fields, which are under evConn.mu.
 type uringConn struct {
-	recv       bool   // a recv is armed: its last completion is yet to come
-	cancelling bool   // the armed recv is being cancelled
-	eof        bool   // the peer's EOF arrived while reading was stopped
-	closing    bool   // closed: its requests are being cancelled
-	held       []byte // input that arrived while reading was stopped, from bufs
-	heldOff    int    // bytes of held handed over so far
+	recv       bool  // a recv is armed: its last completion is yet to come
+	cancelling bool  // the armed recv is being cancelled
+	eof        bool  // the peer's EOF arrived while reading was stopped
+	closing    bool  // closed: its requests are being cancelled
+	sendPosted bool  // a sendTask is posted for the connection (under mu)
+	sending    int32 // bytes of the send in flight, from out[0] (under mu); 0: none
 
-	sendPosted bool            // a sendTask is posted for the connection
-	sending    int             // bytes of the send in flight; 0: none
-	sendBuf    *bufs.Output    // the queue buffer the send reads, out[0]
-	pin        *runtime.Pinner // the send's pin, from the loop's (see uringLoop.pinners)
+	held *heldInput      // input that arrived while reading was stopped, if any
+	pin  *runtime.Pinner // the send's pin, from the loop's (see uringLoop.pinners)
 }
+
+// heldInput is input a uring connection holds while its reading is
+// stopped. Apart from uringConn, which stays at 32 bytes: an idle
+// connection's memory is its evConn and its uringConn (TestConnSizes).
+type heldInput struct {
+	b   []byte // from bufs
+	off int    // bytes of b handed over so far
+}
+
+// pending reports whether h holds bytes not yet handed over.
+func (h *heldInput) pending() bool { return h != nil && h.off < len(h.b) }
+
+// dropHeld releases c's held input.
+func (u *uringConn) dropHeld() {
+	if u.held != nil {
+		bufs.Put(u.held.b)
+		u.held = nil
+	}
+}
+
+// maxSend bounds one send's length, which sending counts in 32 bits; the
+// rest of a longer buffer goes in the next send, as after a partial one.
+const maxSend = 1 << 30
 
 // recvWanted reports whether c should have a recv armed: it reads, or
 // lingers (discarding input until the peer's EOF).
@@ -140,10 +161,13 @@ func (l *loop) input(c *evConn, p []byte) {
 		return // discarded while the peer closes
 	case c.state >= evDraining:
 		return // no more input for the handler, as an epoll loop reads none
-	case !l.recvWanted(c) || u.heldOff < len(u.held):
+	case !l.recvWanted(c) || u.held.pending():
 		// Reading stopped (backpressure, StartTLS) with this already on
 		// its way: keep it for when it resumes, in order.
-		u.held = appendInput(u.held, p)
+		if u.held == nil {
+			u.held = new(heldInput)
+		}
+		u.held.b = appendInput(u.held.b, p)
 		return
 	}
 	if l.handOver(c, p) {
@@ -175,19 +199,18 @@ func (l *loop) handOver(c *evConn, p []byte) bool {
 // where it would have stopped them; then the recv is armed.
 func (l *loop) readRing(c *evConn) {
 	u := c.ur
-	for u.heldOff < len(u.held) {
+	for h := u.held; h.pending(); {
 		if c.state >= evClosed || !l.recvWanted(c) {
 			return
 		}
-		p := u.held[u.heldOff:min(len(u.held), u.heldOff+l.ur.bufs.Size())]
-		u.heldOff += len(p)
+		p := h.b[h.off:min(len(h.b), h.off+l.ur.bufs.Size())]
+		h.off += len(p)
 		c.lastRead = l.now.UnixNano()
 		if !l.handOver(c, p) {
 			return // closed or stopped: the rest waits, or goes with c
 		}
 	}
-	bufs.Put(u.held)
-	u.held, u.heldOff = nil, 0
+	u.dropHeld()
 	if u.eof {
 		u.eof = false
 		l.peerEOF(c)
@@ -236,15 +259,15 @@ func (l *loop) sendLocked(c *evConn) error {
 	if len(q.out) == 0 {
 		return nil
 	}
-	b := q.out[0]
-	p := b.B[q.off:]
+	p := q.out[0].B[q.off:]
+	p = p[:min(len(p), maxSend)]
 	sqe, err := l.ur.ring.NextSQE()
 	if err != nil {
 		return err
 	}
 	u.pin = l.ur.pinner()
 	u.pin.Pin(&p[0]) // the kernel reads p until the completion
-	u.sendBuf, u.sending = b, len(p)
+	u.sending = int32(len(p))
 	sqe.PrepSend(urData(urSend, c.fd), c.fd, p, unix.MSG_NOSIGNAL)
 	return nil
 }
@@ -279,13 +302,14 @@ func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 	u := c.ur
 	c.mu.Lock()
 	l.ur.unpin(u)
-	b, n := u.sendBuf, u.sending
-	u.sendBuf, u.sending = nil, 0
+	n := int(u.sending)
+	u.sending = 0
 	if c.state >= evClosed {
-		// The queue was dropped but for b, kept for the kernel.
-		if b != nil && c.q != nil && len(c.q.out) > 0 {
-			c.q.releaseLocked(b, n-max(int(cqe.Res), 0))
-			c.q.out, c.q.off = nil, 0
+		// The queue was dropped but for the send's buffer, out[0], kept
+		// for the kernel (dropOutputLocked).
+		if q := c.q; q != nil && len(q.out) > 0 {
+			q.releaseLocked(q.out[0], n-max(int(cqe.Res), 0))
+			q.out, q.off = nil, 0
 		}
 		c.mu.Unlock()
 		l.retire(c)
@@ -323,8 +347,7 @@ func (l *loop) retire(c *evConn) {
 	if c.fd < 0 {
 		return // retired already
 	}
-	bufs.Put(u.held)
-	u.held, u.heldOff = nil, 0
+	u.dropHeld()
 	unix.Close(c.fd)
 	if c.registered {
 		l.conns[c.fd] = nil
