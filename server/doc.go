@@ -60,8 +60,10 @@
 // MinReadBufferSize and MaxReadBufferSize. A bulk workload of 64 KiB
 // messages reads 64 KiB at a time within a few dozen reads instead of 16
 // reads of 4 KiB, and a chatty one of small messages stops tying up 16 KiB
-// per read. Set a fixed size when the bench (go run ./bench -tune) shows one
-// that beats the tuner for your workload.
+// per read. The Uring engine reads what the socket holds, up to
+// MaxReadBufferSize, into buffers its reads share (Linux 6.15 or 6.12.29
+// and later; before, at the tuner's starting size). Set a fixed size when the bench (go run
+// ./bench -tune) shows one that beats the tuner for your workload.
 //
 // # TLS
 //

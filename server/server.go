@@ -111,7 +111,10 @@ type Server struct {
 	// connection (threaded) or per event loop (evented): it starts at
 	// DefaultReadBufferSize, grows while reads fill the buffer and shrinks
 	// while they use a quarter of it or less, within MinReadBufferSize and
-	// MaxReadBufferSize.
+	// MaxReadBufferSize. Uring needs no tuner on Linux 6.15 (or 6.12.29)
+	// and later: a read takes what the socket holds up to
+	// MaxReadBufferSize, and uses only as much of the loop's buffers as it
+	// brought; on older kernels its reads keep the tuner's starting size.
 	ReadBufferSize int
 
 	// MinReadBufferSize and MaxReadBufferSize bound the tuner's choice when

@@ -40,14 +40,22 @@ func TestReadBufferSize(t *testing.T) {
 						break
 					}
 				}
-				got, wantMax := int(largest.Load()), tt.wantMax
-				if ec.engine == EventedPool {
+				got, wantMin, wantMax := int(largest.Load()), tt.wantMin, tt.wantMax
+				switch {
+				case ec.engine == EventedPool:
 					// Input that arrives while the handler waits for a
 					// worker is handed over in one call: reads do not bound it.
 					wantMax = 1 << 30
+				case tt.size == 0 && uringReadsFixed(srv):
+					// A kernel without incremental buffer consumption:
+					// uring's buffers keep the tuner's starting size
+					// (newRecvBuffers). Where it has it, a uring read
+					// takes what the socket holds, up to the max.
+					wantMin, wantMax = 1, DefaultReadBufferSize
 				}
-				if got < tt.wantMin || got > wantMax {
-					t.Errorf("largest read %d bytes, want %d..%d", got, tt.wantMin, wantMax)
+				t.Logf("largest read %d bytes", got)
+				if got < wantMin || got > wantMax {
+					t.Errorf("largest read %d bytes, want %d..%d", got, wantMin, wantMax)
 				}
 			})
 		})

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"errors"
 	"runtime"
 	"slices"
 
@@ -23,6 +24,56 @@ import (
 // cancels both and closes its descriptor once neither is in flight: until
 // then completions may still name it, and the kernel may still read the
 // send's buffer.
+
+// Read buffers. A loop's recvs share one provided buffer ring of
+// urBufBytes, so that an idle connection holds no buffer and the loop's
+// buffer memory is the same whatever its connections do. Its buffers are
+// what ReadBufferSize promises on every engine:
+//
+//   - ReadBufferSize n: a fixed ring of n-byte buffers, each holding one
+//     completion, so no read hands the handler more than n bytes; the
+//     same on every kernel.
+//   - ReadBufferSize 0: buffers of MaxReadBufferSize, consumed
+//     incrementally (IOU_PBUF_RING_INC, uring.NewIncrementalBufferRing):
+//     a recv takes what the socket holds, up to what is left of the
+//     buffer at the ring's head, and the next recv, of any connection,
+//     takes the bytes after it. A bulk stream then reads up to
+//     MaxReadBufferSize at once and a 64-byte message uses 64 bytes of a
+//     buffer, not a buffer: the size the tuner guesses before each read
+//     on the epoll loop is set after the read, by the kernel, so the loop
+//     runs no tuner (MinReadBufferSize has nothing to bound). A recv that
+//     meets the end of a buffer is short, once per buffer.
+//
+// Rejected: buffer groups by size class with the tuner choosing one
+// (a ring per class, each able to run dry alone, and a recv to re-arm to
+// change class); and fixed buffers of MaxReadBufferSize, where every
+// small read holds 256 KiB until the turn ends, so that 16 of them
+// empty a 4 MiB ring. Where the kernel refuses incremental consumption
+// (before Linux 6.12), or may post completions that share a buffer out of
+// order (before 6.15; see NewIncrementalBufferRing), the ring is fixed at
+// the tuner's starting size (DefaultReadBufferSize within the bounds)
+// and reads do not grow past it: slower for bulk input, never wrong.
+func newRecvBuffers(r *uring.Ring, tuner *bufs.Tuner) (*uring.BufferRing, error) {
+	size := tuner.Size()
+	lo, hi := tuner.Bounds()
+	if lo < hi {
+		b, err := r.NewIncrementalBufferRing(0, recvBufferCount(hi), hi)
+		if !errors.Is(err, uring.ErrUnsupported) {
+			return b, err
+		}
+	}
+	return r.NewBufferRing(0, recvBufferCount(size), size)
+}
+
+// recvBufferCount is how many buffers of size fit in urBufBytes: a power
+// of two, at least one.
+func recvBufferCount(size int) int {
+	count := 1
+	for count*2*size <= urBufBytes && count < 1<<15 {
+		count *= 2
+	}
+	return count
+}
 
 // uringConn is a uring connection's request state. Loop-owned, but for
 // sendPosted and the send fields, which are under evConn.mu.
@@ -105,13 +156,11 @@ func (l *loop) cancel(c *evConn, target uint64) {
 	}
 }
 
-// received handles a completion of c's recv.
-func (l *loop) received(c *evConn, cqe *uring.CQE) {
+// received handles a completion of c's recv, which brought in (taken
+// from the buffer ring, valid until the turn's Publish).
+func (l *loop) received(c *evConn, cqe *uring.CQE, in []byte) {
 	u := c.ur
-	if id, ok := cqe.BufferID(); ok {
-		l.input(c, l.ur.bufs.Buffer(id)[:max(cqe.Res, 0)])
-		l.ur.bufs.Recycle(id)
-	}
+	l.input(c, in)
 	more := cqe.More()
 	if !more {
 		u.recv, u.cancelling = false, false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -21,11 +22,6 @@ var uringCase = engineCase{name: "uring", engine: Uring}
 // uringPasses are the conformance tests the uring engine passes, run by
 // TestUringConformance with uringCase as the only row: every test that runs
 // over engineCases but these (issue #16, step 2):
-//   - TestReadBufferSize: its fixed sizes pass, its tuned ones do not. A
-//     loop's buffer ring has buffers of one size (ReadBufferSize, or the
-//     tuner's starting size), so reads never grow past it; growing them
-//     needs incremental buffer consumption (IOU_PBUF_RING_INC) or buffer
-//     groups by size.
 //   - TestWriteTimeoutSlowReader: passes plain, and over TLS without the
 //     race detector (5 of 5), but over TLS under -race, run alone, the
 //     slow reader is cut by WriteTimeout every time, after 1287574 of
@@ -68,6 +64,7 @@ var uringPasses = []struct {
 	{"TestProxyProtocol", TestProxyProtocol},
 	{"TestProxyProtocolBadHeaders", TestProxyProtocolBadHeaders},
 	{"TestProxyProtocolClientLimits", TestProxyProtocolClientLimits},
+	{"TestReadBufferSize", TestReadBufferSize},
 	{"TestResetMidStream", TestResetMidStream},
 	{"TestSendFileOrder", TestSendFileOrder},
 	{"TestSendFileRefuses", TestSendFileRefuses},
@@ -156,6 +153,57 @@ func TestUringRefused(t *testing.T) {
 			}
 			if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("the listener is open after Serve failed: Accept = %v", err)
+			}
+		})
+	}
+}
+
+// uringReadsFixed reports whether srv is a uring server whose tuned reads
+// cannot grow: its loops read into a fixed ring of the tuner's starting
+// size because the kernel lacks incremental buffer consumption (see
+// newRecvBuffers).
+func uringReadsFixed(srv *Server) bool {
+	if srv.Engine != Uring || srv.init() != nil {
+		return false
+	}
+	return !srv.eng.(*evented).loops[0].ur.bufs.Incremental()
+}
+
+// TestUringReadsFallBack: on a kernel that refuses incremental buffer
+// consumption, a uring server with ReadBufferSize 0 reads into fixed
+// buffers of the tuner's starting size, within the tuner's bounds, and
+// echoes every byte. Not parallel: the refusal is the package's.
+func TestUringReadsFallBack(t *testing.T) {
+	if err := uringAvailable(); err != nil {
+		t.Skip(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		min, max int
+		want     int // the largest read
+	}{
+		{"default", 0, 0, DefaultReadBufferSize},
+		{"max below the start", 0, 8 << 10, 8 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			restore := uring.RefuseIncremental()
+			defer restore()
+			var largest atomic.Int64
+			h := HandlerFunc(func(c Conn, in []byte) {
+				largest.Store(max(largest.Load(), int64(len(in)))) // one loop: no race between calls
+				c.Write(in)
+			})
+			srv := &Server{Engine: Uring, Loops: 1, Handler: h, MinReadBufferSize: tc.min, MaxReadBufferSize: tc.max}
+			c := dial(t, serve(t, srv, "tcp"))
+			if !uringReadsFixed(srv) {
+				t.Fatal("the loop's buffer ring is incremental, though the kernel refused it")
+			}
+			for i := range 4 {
+				msg := pattern(uint64(i), 256<<10)
+				checkEcho(t, roundTrip(t, c, msg), msg)
+			}
+			if got := largest.Load(); got != int64(tc.want) {
+				t.Errorf("largest read %d bytes, want %d (the tuner's starting size, in its bounds)", got, tc.want)
 			}
 		})
 	}

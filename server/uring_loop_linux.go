@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockpool/sockpool/bufs"
 	"github.com/sockpool/sockpool/internal/uring"
 )
 
@@ -116,16 +117,12 @@ func (l *loop) startRing() error {
 
 // setupRing makes the ring, the buffer ring and the Waker, on the locked
 // thread that will use them.
-func (u *uringLoop) setup(readSize int) error {
+func (u *uringLoop) setup(tuner *bufs.Tuner) error {
 	var err error
 	if u.ring, err = uring.New(&uring.Config{Entries: urEntries, CQEntries: urCQEntries}); err != nil {
 		return err
 	}
-	count := 1
-	for count*2*readSize <= urBufBytes && count < 1<<15 {
-		count *= 2
-	}
-	if u.bufs, err = u.ring.NewBufferRing(0, count, readSize); err != nil {
+	if u.bufs, err = newRecvBuffers(u.ring, tuner); err != nil {
 		u.ring.Close()
 		return err
 	}
@@ -133,7 +130,7 @@ func (u *uringLoop) setup(readSize int) error {
 		u.ring.Close()
 		return err
 	}
-	u.recvLimit = uint32(max(urRecvLimit, readSize))
+	u.recvLimit = uint32(max(urRecvLimit, u.bufs.Size()))
 	return nil
 }
 
@@ -144,7 +141,7 @@ func (l *loop) runRing() {
 	// thread, from setup to Close.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := u.setup(l.tuner.Size()); err != nil {
+	if err := u.setup(&l.tuner); err != nil {
 		l.mu.Lock()
 		l.closed = true // nothing was posted: the engine is not running yet
 		l.mu.Unlock()
@@ -221,13 +218,22 @@ func (l *loop) complete(cqe *uring.CQE) error {
 		// The tasks it announces run at the top of the turn.
 		return l.armWaker()
 	}
+	var in []byte
+	if kind == urRecv {
+		// Every recv completion is taken, whoever it was for: on an
+		// incremental ring the next one's bytes follow this one's.
+		var err error
+		if in, err = l.ur.bufs.Take(cqe); err != nil {
+			return err
+		}
+	}
 	if kind == urCancel || fd >= len(l.conns) || l.conns[fd] == nil {
 		return nil
 	}
 	c := l.conns[fd]
 	switch kind {
 	case urRecv:
-		l.received(c, cqe)
+		l.received(c, cqe, in)
 	case urSend:
 		l.sent(c, cqe)
 	}

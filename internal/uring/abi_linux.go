@@ -50,6 +50,7 @@ const (
 	cancelFD           = 1 << 1
 	cqeFBuffer         = 1 << 0
 	cqeFMore           = 1 << 1
+	cqeFBufMore        = 1 << 4 // IORING_CQE_F_BUF_MORE (Linux 6.12)
 	cqeBufferShift     = 16
 	probeOpSupported   = 1 << 0
 	registerProbe      = 8
@@ -57,6 +58,7 @@ const (
 	unregisterRingFDs  = 21
 	registerPbufRing   = 22
 	unregisterPbufRing = 23
+	pbufRingInc        = 2 // IOU_PBUF_RING_INC, in io_uring_buf_reg.flags (Linux 6.12)
 )
 
 // Exported flags for the Prep methods, under names that say what they do.

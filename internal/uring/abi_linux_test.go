@@ -108,6 +108,7 @@ var abi = map[string]uintptr{
 	"IORING_TIMEOUT_MULTISHOT":     TimeoutMultishot,
 	"IORING_CQE_F_BUFFER":          cqeFBuffer,
 	"IORING_CQE_F_MORE":            cqeFMore,
+	"IORING_CQE_F_BUF_MORE":        cqeFBufMore,
 	"IORING_CQE_BUFFER_SHIFT":      cqeBufferShift,
 	"IO_URING_OP_SUPPORTED":        probeOpSupported,
 	"IORING_REGISTER_PROBE":        registerProbe,
@@ -115,6 +116,7 @@ var abi = map[string]uintptr{
 	"IORING_UNREGISTER_RING_FDS":   unregisterRingFDs,
 	"IORING_REGISTER_PBUF_RING":    registerPbufRing,
 	"IORING_UNREGISTER_PBUF_RING":  unregisterPbufRing,
+	"IOU_PBUF_RING_INC":            pbufRingInc,
 }
 
 // TestABISizes checks the sizes the kernel fixes, on every system.
@@ -166,7 +168,11 @@ func TestABIHeader(t *testing.T) {
 			st, field, _ := strings.Cut(what, ".")
 			src.WriteString("P(\"" + name + "\", offsetof(struct " + st + ", " + field + "));\n")
 		default:
-			if strings.HasPrefix(name, "IORING_OP_") || strings.HasPrefix(name, "IORING_REGISTER_") ||
+			if strings.HasPrefix(name, "IOU_PBUF_RING_") {
+				// an enumerator of Linux 6.12, which brought
+				// IORING_CQE_F_BUF_MORE with it
+				src.WriteString("#ifdef IORING_CQE_F_BUF_MORE\nP(\"" + name + "\", " + name + ");\n#endif\n")
+			} else if strings.HasPrefix(name, "IORING_OP_") || strings.HasPrefix(name, "IORING_REGISTER_") ||
 				strings.HasPrefix(name, "IORING_UNREGISTER_") || name == "IORING_CQE_BUFFER_SHIFT" || strings.HasPrefix(name, "IOSQE_") {
 				// enumerators, which #ifdef cannot see, and which
 				// every header with io_uring_buf_reg has

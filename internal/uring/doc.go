@@ -47,6 +47,15 @@
 // passes to a Prep method (a send's bytes, a msghdr, a timespec) is the
 // caller's to keep in place as the method says: mapped, or pinned.
 //
+// # Buffer rings
+//
+// A fixed ring (NewBufferRing) gives each completion a buffer of its own;
+// an incremental one (NewIncrementalBufferRing, IOU_PBUF_RING_INC) lets
+// completions share a buffer, each taking the bytes after the last, so
+// buffers can be large while small reads use only their bytes. Take
+// returns a completion's bytes and recycles its buffer once the kernel is
+// done with it, on either kind.
+//
 // # Waking a loop
 //
 // Waker wakes a ring's wait from any goroutine through an eventfd read
