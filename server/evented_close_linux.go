@@ -43,7 +43,7 @@ import (
 // flushed: Conn.Close and Shutdown.
 func (l *loop) stopConn(c *evConn) {
 	if c.state >= evClosed || !c.registered || c.upg != nil {
-		return // a StartTLS handshake's end sees stopAsked
+		return // a StartTLS handshake's end sees flagStopAsked
 	}
 	l.stopReading(c)
 	if c.want == closeNone {
@@ -68,7 +68,7 @@ func (l *loop) finish(c *evConn) {
 		return
 	}
 	if c.want == closeNone {
-		if c.flow.Load()&flowWriteShut != 0 {
+		if c.flag(flagWriteShut) {
 			l.halfClose(c)
 		}
 		return
@@ -186,11 +186,11 @@ func (c *evConn) CloseWithError(err error) error {
 
 func (c *evConn) Close() error {
 	c.setReason(nil)
-	c.closedByHandler.Store(true)
+	c.setFlag(flagClosedByHandler)
 	c.mu.Lock()
 	if c.tls == nil && c.upg == nil {
 		// A TLS connection's raw path stays open for close_notify;
-		// closedByHandler refuses further Writes.
+		// flagClosedByHandler refuses further Writes.
 		c.wclosed = true
 	}
 	c.signalSpaceLocked()
@@ -204,10 +204,10 @@ func (c *evConn) stop(reason error) {
 	if t := c.hs.Load(); t != nil && t.interrupt() {
 		// The handshake's end closes the connection: its worker, or the
 		// loop's retryHandshakes if it is parked for one.
-		c.stopAsked.Store(true)
+		c.setFlag(flagStopAsked)
 		return
 	}
-	if c.stopAsked.Swap(true) {
+	if c.setFlag(flagStopAsked) {
 		return
 	}
 	c.l.post((*loop).stopConn, c)

@@ -34,13 +34,11 @@ type evConn struct {
 	lastRead    int64 // unix ns
 	lingerUntil int64 // unix ns
 
-	stopAsked       atomic.Bool // Close or Shutdown asked to stop
-	drainWanted     atomic.Bool // Congested reported true: OnDrain follows the drain
-	closedByHandler atomic.Bool // Conn.Close was called
-	// flow is the handler's PauseReading and CloseWrite, from any
-	// goroutine (flowPaused, flowWriteShut). It fills what was padding:
-	// evConn stays in its 288-byte size class.
-	flow       atomic.Uint32
+	// flags are what any goroutine may set: Close, Shutdown, Congested,
+	// PauseReading and CloseWrite (flagStopAsked and the others, in
+	// evented_flow_linux.go). One word, not a Bool each, keeps evConn in
+	// its 288-byte size class.
+	flags      atomic.Uint32
 	queued     atomic.Int64 // bytes in out; written under mu
 	lastWrite  atomic.Int64 // unix ns of the last write progress
 	stallSince atomic.Int64 // unix ns when output was last queued on an empty queue

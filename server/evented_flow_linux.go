@@ -38,20 +38,32 @@ const (
 	wendFIN                           // CloseWrite's FIN is sent
 )
 
-// The bits of evConn.flow.
+// The bits of evConn.flags.
 const (
-	flowPaused    = 1 << iota // PauseReading, until ResumeReading
-	flowWriteShut             // CloseWrite: FIN once the output is flushed
+	flagPaused          uint32 = 1 << iota // PauseReading, until ResumeReading
+	flagWriteShut                          // CloseWrite: FIN once the output is flushed
+	flagStopAsked                          // Close or Shutdown asked to stop
+	flagDrainWanted                        // Congested reported true: OnDrain follows the drain
+	flagClosedByHandler                    // Conn.Close was called: no more Writes
 )
 
+// flag reports whether f is set.
+func (c *evConn) flag(f uint32) bool { return c.flags.Load()&f != 0 }
+
+// setFlag sets f and reports whether it was set already.
+func (c *evConn) setFlag(f uint32) bool { return c.flags.Or(f)&f != 0 }
+
+// clearFlag clears f and reports whether it was set.
+func (c *evConn) clearFlag(f uint32) bool { return c.flags.And(^f)&f != 0 }
+
 func (c *evConn) PauseReading() {
-	if c.flow.Or(flowPaused)&flowPaused == 0 {
+	if !c.setFlag(flagPaused) {
 		c.l.post(flowTask, c)
 	}
 }
 
 func (c *evConn) ResumeReading() {
-	if c.flow.And(^uint32(flowPaused))&flowPaused != 0 {
+	if c.clearFlag(flagPaused) {
 		c.l.post(flowTask, c)
 	}
 }
@@ -67,7 +79,7 @@ func (c *evConn) CloseWrite() error {
 		// flow bit refuses further Writes (writesRefusedLocked).
 		c.wclosed = true
 	}
-	first := c.flow.Or(flowWriteShut)&flowWriteShut == 0
+	first := !c.setFlag(flagWriteShut)
 	c.signalSpaceLocked()
 	c.mu.Unlock()
 	if first {
@@ -78,7 +90,7 @@ func (c *evConn) CloseWrite() error {
 
 // writesRefusedLocked reports whether Writes now fail with ErrConnClosed.
 func (c *evConn) writesRefusedLocked() bool {
-	return c.wclosed || c.closedByHandler.Load() || c.flow.Load()&flowWriteShut != 0
+	return c.wclosed || c.flag(flagClosedByHandler) || c.flag(flagWriteShut)
 }
 
 var (
@@ -104,7 +116,7 @@ func (l *loop) applyFlow(c *evConn) {
 	if c.state >= evClosed {
 		return
 	}
-	if c.flow.Load()&flowPaused != 0 {
+	if c.flag(flagPaused) {
 		l.pauseFor(c, pauseHandler)
 		return
 	}
@@ -119,7 +131,7 @@ func (l *loop) applyFlow(c *evConn) {
 // left because the handler had paused reading. A task still running when
 // the pause ended leaves it to handlerDone, which calls this again.
 func (l *loop) resumePool(c *evConn) {
-	if c.pool == nil || c.flow.Load()&flowPaused != 0 || c.closedByHandler.Load() || c.up.Load() != nil {
+	if c.pool == nil || c.flag(flagPaused) || c.flag(flagClosedByHandler) || c.up.Load() != nil {
 		return
 	}
 	c.pool.mu.Lock()
@@ -133,7 +145,7 @@ func (l *loop) resumePool(c *evConn) {
 // handlerPaused reports whether c's handler has paused reading, and
 // records it in paused: the loop calls it before reading.
 func (l *loop) handlerPaused(c *evConn) bool {
-	if c.flow.Load()&flowPaused == 0 {
+	if !c.flag(flagPaused) {
 		return false
 	}
 	l.pauseFor(c, pauseHandler)
@@ -205,7 +217,7 @@ func (l *loop) peerEOF(c *evConn) {
 		if c.state >= evDraining {
 			return // OnEOF closed it
 		}
-		if c.flow.Load()&flowWriteShut == 0 {
+		if !c.flag(flagWriteShut) {
 			l.pauseFor(c, pauseEOF)
 			return
 		}

@@ -359,7 +359,7 @@ func (l *loop) sweep() {
 		case stalled && since(max(lastWrite, c.stallSince.Load())) >= s.WriteTimeout:
 			why = ErrWriteTimeout
 		case running:
-		case s.ReadTimeout > 0 && c.state < evDraining && c.paused == 0 && c.flow.Load()&flowPaused == 0 && since(c.lastRead) >= s.ReadTimeout:
+		case s.ReadTimeout > 0 && c.state < evDraining && c.paused == 0 && !c.flag(flagPaused) && since(c.lastRead) >= s.ReadTimeout:
 			why = ErrReadTimeout
 		case s.IdleTimeout > 0 && since(max(c.lastRead, lastWrite)) >= s.IdleTimeout:
 			why = ErrIdleTimeout

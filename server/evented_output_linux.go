@@ -4,6 +4,7 @@ package server
 
 import (
 	"errors"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -112,8 +113,7 @@ func (c *evConn) writeLending(p []byte) (int, error) {
 	c.mu.Unlock()
 	<-done
 	c.mu.Lock()
-	if lost := c.q.lentLost; lost > 0 {
-		c.q.lentLost = 0
+	if lost := c.lentLostLocked(); lost > 0 {
 		if errors.Is(c.closeReason(), ErrWriteTimeout) {
 			return len(p) - lost, ErrWriteTimeout
 		}
@@ -130,7 +130,7 @@ func (c *evConn) Congested() bool {
 	if !s.Engine.inline() || c.queued.Load() <= int64(s.highWater) {
 		return false
 	}
-	c.drainWanted.Store(true)
+	c.setFlag(flagDrainWanted)
 	return true
 }
 
@@ -239,9 +239,38 @@ func (c *evConn) grow(n int64) *outQueue {
 	c.queued.Add(n)
 	c.l.srv.stats.queued.Add(n)
 	if c.q == nil {
-		c.q = new(outQueue)
+		c.q = queues.Get().(*outQueue)
 	}
 	return c.q
+}
+
+// lentLostLocked takes the count of a lent Write's bytes that were dropped
+// unsent (0 when all were written).
+func (c *evConn) lentLostLocked() int {
+	if c.q == nil {
+		return 0
+	}
+	lost := c.q.lentLost
+	c.q.lentLost = 0
+	return lost
+}
+
+// queues holds the output queues of connections that have emptied theirs:
+// a uring connection queues every Write, so an idle one would otherwise
+// keep its queue (about 120 bytes with out's array) for good.
+var queues = sync.Pool{New: func() any { return new(outQueue) }}
+
+// releaseQueueLocked gives c's queue back to queues if nothing is in it or
+// waits on it. The lending writer reads lentLost after the queue let go of
+// its buffer, so a queue with a loss to report stays.
+func (c *evConn) releaseQueueLocked() {
+	q := c.q
+	if q == nil || len(q.out) > 0 || q.space != nil || q.lent != nil || q.lentLost != 0 || len(q.later) > 0 || q.pumping {
+		return
+	}
+	c.q = nil
+	*q = outQueue{out: q.out[:0]}
+	queues.Put(q)
 }
 
 // overLimitLocked closes c for queueing more than OutputLimit.
@@ -266,7 +295,7 @@ func (c *evConn) failLocked(err error) error {
 // flushes). WriteTimeout bounds the wait: the loop's sweep closes a
 // connection whose peer took nothing for that long, which wakes the writer.
 func (c *evConn) waitSpaceLocked() error {
-	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.closedByHandler.Load() {
+	for c.queued.Load() >= int64(c.l.srv.highWater) && !c.wclosed && !c.flag(flagClosedByHandler) {
 		if c.ur != nil && c.ur.sending == 0 {
 			// No send in flight: write what the socket takes now rather
 			// than wait for the loop, which may be in a handler that
@@ -295,7 +324,7 @@ func (c *evConn) waitSpaceLocked() error {
 
 // signalSpaceLocked wakes writers waiting for the queue to drain.
 func (c *evConn) signalSpaceLocked() {
-	if c.q != nil && c.q.space != nil && (c.wclosed || c.closedByHandler.Load() || c.queued.Load() <= int64(c.l.srv.lowWater)) {
+	if c.q != nil && c.q.space != nil && (c.wclosed || c.flag(flagClosedByHandler) || c.queued.Load() <= int64(c.l.srv.lowWater)) {
 		close(c.q.space)
 		c.q.space = nil
 	}
@@ -384,10 +413,8 @@ func (c *evConn) consumeLocked(n int) {
 		q.out[0] = nil
 		q.out = q.out[1:]
 	}
-	if len(q.out) == 0 {
-		q.out = nil
-	}
 	c.signalSpaceLocked()
+	c.releaseQueueLocked()
 }
 
 // wroteLocked counts n queued bytes as handed to the kernel.
@@ -415,7 +442,7 @@ func (c *evConn) dropOutputLocked() {
 	// uncounted, and its completion releases them (loop.sent).
 	keep := 0
 	if c.ur != nil {
-		keep = c.ur.sendBufs
+		keep = c.ur.sendBufs()
 	}
 	for i, b := range c.q.out[min(keep, len(c.q.out)):] {
 		lost := len(b.B)

@@ -73,10 +73,12 @@ func (l *loop) register(c *evConn) {
 	}
 	if c.tls != nil {
 		l.again = append(l.again, c) // input read ahead during the handshake
-	} else if l.ur != nil && c.state < evClosed {
+	} else if l.ur != nil && c.state < evClosed && !l.handlerPaused(c) {
+		// A PauseReading in OnOpen holds from OnOpen's return, though its
+		// flowTask is still posted: the recv is not armed until resumed.
 		l.syncRecv(c)
 	}
-	if c.stopAsked.Load() {
+	if c.flag(flagStopAsked) {
 		l.stopConn(c)
 	}
 }
@@ -171,7 +173,7 @@ func (l *loop) read(c *evConn, events uint32) {
 // does not come back here until the upgrade is over.
 func (l *loop) readStops(c *evConn) bool {
 	blocked := c.paused != 0 || c.state >= evDraining || l.handlerPaused(c)
-	if !blocked && c.stopAsked.Load() {
+	if !blocked && c.flag(flagStopAsked) {
 		l.stopConn(c) // Close or Shutdown: no further input for the handler
 		return true
 	}
@@ -220,7 +222,7 @@ func (l *loop) deliver(c *evConn, p []byte) bool {
 			l.closeConn(c, err)
 			return false
 		}
-		if (c.queued.Load() > int64(s.highWater) || c.drainWanted.Load()) && !l.paces(c) {
+		if (c.queued.Load() > int64(s.highWater) || c.flag(flagDrainWanted)) && !l.paces(c) {
 			l.pause(c)
 		}
 		return true
@@ -295,7 +297,7 @@ func (l *loop) pause(c *evConn) { l.pauseFor(c, pauseOutput) }
 // and calls OnDrain once they are if Congested said true: whoever asked,
 // and whether or not that paused c (a PacedHandler's is not).
 func (l *loop) maybeResume(c *evConn) {
-	if c.paused&pauseOutput == 0 && !c.drainWanted.Load() {
+	if c.paused&pauseOutput == 0 && !c.flag(flagDrainWanted) {
 		return
 	}
 	low := int64(l.srv.lowWater)
@@ -305,7 +307,7 @@ func (l *loop) maybeResume(c *evConn) {
 		held = backlog // a PacedHandler's connection pauses for its input alone (see deliver)
 	}
 	resumed := held <= low && l.unpause(c, pauseOutput)
-	if queued+backlog <= low && c.drainWanted.Swap(false) && !l.drain(c) {
+	if queued+backlog <= low && c.clearFlag(flagDrainWanted) && !l.drain(c) {
 		return
 	}
 	if resumed {
@@ -328,7 +330,7 @@ func (l *loop) drain(c *evConn) bool {
 	if c.state >= evClosed {
 		return false
 	}
-	if (c.queued.Load() > int64(l.srv.highWater) || c.drainWanted.Load()) && !l.paces(c) {
+	if (c.queued.Load() > int64(l.srv.highWater) || c.flag(flagDrainWanted)) && !l.paces(c) {
 		l.pause(c)
 		return false
 	}
@@ -405,7 +407,7 @@ func (c *evConn) runHandler() {
 	for {
 		c.pool.mu.Lock()
 		in := c.pool.in
-		if c.closedByHandler.Load() || c.up.Load() != nil || c.flow.Load()&flowPaused != 0 {
+		if c.flag(flagClosedByHandler) || c.up.Load() != nil || c.flag(flagPaused) {
 			// After the handler's own Close no further input is handed to
 			// it, as in the threaded engine; after StartTLS, the input is
 			// the handshake's (the loop's beginUpgrade takes it); while

@@ -45,7 +45,7 @@ func (c *evConn) StartTLS(config *tls.Config, rest []byte) error {
 // plaintext output already queued (the "go ahead" reply) has been flushed
 // the descriptor leaves the epoll set and a pool worker runs the handshake.
 func (l *loop) beginUpgrade(c *evConn) {
-	if c.state >= evClosed || c.upg != nil || c.stopAsked.Load() {
+	if c.state >= evClosed || c.upg != nil || c.flag(flagStopAsked) {
 		return // closing: the upgrade is moot
 	}
 	// up and upg change together under mu, so that a Write sees one or the
@@ -85,11 +85,10 @@ func (l *loop) maybeHandshake(c *evConn) {
 			return // the recv's cancel completes first (loop.received)
 		}
 		// What the recv brought after the command is the handshake's.
-		if h := c.ur.held; len(h) > 0 {
-			c.upg.t.prefix = append(c.upg.t.prefix, h...)
-			bufs.Put(h)
-			c.ur.held = nil
+		if h := c.ur.held; h.pending() {
+			c.upg.t.prefix = append(c.upg.t.prefix, h.b[h.off:]...)
 		}
+		c.ur.dropHeld()
 	} else {
 		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	}
@@ -195,7 +194,7 @@ func (l *loop) endUpgrade(c *evConn) {
 			return
 		}
 	}
-	if c.stopAsked.Load() {
+	if c.flag(flagStopAsked) {
 		l.stopConn(c)
 		return
 	}

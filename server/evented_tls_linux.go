@@ -328,7 +328,7 @@ func (l *loop) deliverTLS(c *evConn, cipher []byte) bool {
 			if !l.deliver(c, plain[:n]) {
 				return false
 			}
-			if c.paused != 0 || c.state >= evDraining || c.stopAsked.Load() || c.up.Load() != nil {
+			if c.paused != 0 || c.state >= evDraining || c.flag(flagStopAsked) || c.up.Load() != nil {
 				// More may wait in crypto/tls and in the transport: take
 				// it up when reading resumes.
 				t.keep()
@@ -377,7 +377,7 @@ func (c *evConn) writeTLS(p []byte) (int, error) {
 	// As in Write: off the loop, wait at high water, and with EventedPool
 	// encrypt a large p a record at a time; the cheap tests first.
 	hw, q := int64(c.l.srv.highWater), c.queued.Load()
-	mayWait := q >= hw && !c.wclosed && !c.closedByHandler.Load()
+	mayWait := q >= hw && !c.wclosed && !c.flag(flagClosedByHandler)
 	inRecords := c.l.srv.Engine == EventedPool && len(p) > maxPlaintext && q+int64(len(p)) > hw
 	if (mayWait || inRecords) && !onLoop() {
 		if inRecords {

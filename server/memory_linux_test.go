@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sockpool/sockpool/bufs"
 )
@@ -102,4 +103,22 @@ func TestNonReaderMemory(t *testing.T) {
 			t.Errorf("%d B per non-reading connection, want at most %d (high water plus one read, and slack)", cost, bound)
 		}
 	})
+}
+
+// TestConnSizes: an idle evented connection's memory is mostly its
+// evConn, so each field added must find room in its size class; this
+// test says when one does not (docs/design.md, idle memory). The limits
+// are size classes of Go's allocator.
+func TestConnSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"evConn", unsafe.Sizeof(evConn{}), 288},
+		{"uringConn", unsafe.Sizeof(uringConn{}), 32},
+	} {
+		if tc.got > tc.want {
+			t.Errorf("%s is %d bytes, over its %d-byte size class", tc.name, tc.got, tc.want)
+		}
+	}
 }

@@ -20,8 +20,8 @@ import (
 // as a socket would have kept it. Each recv ends after urRecvLimit bytes
 // and is armed again, which bounds what can be held. Writing is one send
 // at a time, of the head of the output queue (up to maxIovecs buffers, as
-// the epoll loop's writev takes): its completion consumes what the kernel
-// took and sends the rest, so the bytes keep their order. A closing connection
+// the epoll loop's writev takes): its completion consumes what the kernel took
+// and sends the rest, so the bytes keep their order. A closing connection
 // cancels both and closes its descriptor once neither is in flight: until
 // then completions may still name it, and the kernel may still read the
 // send's buffer.
@@ -79,22 +79,58 @@ func recvBufferCount(size int) int {
 // uringConn is a uring connection's request state. Loop-owned, but for
 // sendPosted and the send fields, which are under evConn.mu.
 type uringConn struct {
-	recv       bool   // a recv is armed: its last completion is yet to come
-	cancelling bool   // the armed recv is being cancelled
-	eof        bool   // the peer's EOF arrived while reading was stopped
-	closing    bool   // closed: its requests are being cancelled
-	held       []byte // input that arrived while reading was stopped, from bufs
-	heldOff    int    // bytes of held handed over so far
+	recv       bool  // a recv is armed: its last completion is yet to come
+	cancelling bool  // the armed recv is being cancelled
+	eof        bool  // the peer's EOF arrived while reading was stopped
+	closing    bool  // closed: its requests are being cancelled
+	sendPosted bool  // a sendTask is posted for the connection (under mu)
+	sending    int32 // bytes of the send in flight, from out[0] (under mu); 0: none
 
-	sendPosted bool // a sendTask is posted for the connection
-	sending    int  // bytes of the send in flight; 0: none
-	sendBufs   int  // the queue buffers it reads, out[:sendBufs]
-	pin        runtime.Pinner
-	// A send of several buffers is a sendmsg of these, which the kernel
-	// reads until the completion (pinned with the uringConn).
-	msg unix.Msghdr
-	iov [maxIovecs]unix.Iovec
+	held *heldInput // input that arrived while reading was stopped, if any
+	send *uringSend // the send in flight's state, from the loop's (uringLoop.sends)
 }
+
+// uringSend is what the kernel reads for a send in flight, until its
+// completion: the queue buffers, pinned, and for a send of several, the
+// sendmsg's header and vector. A loop keeps them in a free list
+// (uringLoop.sends), so an idle connection holds none.
+type uringSend struct {
+	pin  runtime.Pinner
+	bufs int // the queue buffers it reads, out[:bufs]
+	msg  unix.Msghdr
+	iov  [maxIovecs]unix.Iovec
+}
+
+// sendBufs is the number of queue buffers the send in flight reads.
+func (u *uringConn) sendBufs() int {
+	if u.send == nil {
+		return 0
+	}
+	return u.send.bufs
+}
+
+// heldInput is input a uring connection holds while its reading is
+// stopped. Apart from uringConn, which stays at 32 bytes: an idle
+// connection's memory is its evConn and its uringConn (TestConnSizes).
+type heldInput struct {
+	b   []byte // from bufs
+	off int    // bytes of b handed over so far
+}
+
+// pending reports whether h holds bytes not yet handed over.
+func (h *heldInput) pending() bool { return h != nil && h.off < len(h.b) }
+
+// dropHeld releases c's held input.
+func (u *uringConn) dropHeld() {
+	if u.held != nil {
+		bufs.Put(u.held.b)
+		u.held = nil
+	}
+}
+
+// maxSend bounds one send's length, which sending counts in 32 bits; the
+// rest of a longer buffer goes in the next send, as after a partial one.
+const maxSend = 1 << 30
 
 // recvWanted reports whether c should have a recv armed: it reads, or
 // lingers (discarding input until the peer's EOF).
@@ -194,10 +230,13 @@ func (l *loop) input(c *evConn, p []byte) {
 		return // discarded while the peer closes
 	case c.state >= evDraining:
 		return // no more input for the handler, as an epoll loop reads none
-	case !l.recvWanted(c) || u.heldOff < len(u.held):
+	case !l.recvWanted(c) || u.held.pending():
 		// Reading stopped (backpressure, StartTLS) with this already on
 		// its way: keep it for when it resumes, in order.
-		u.held = appendInput(u.held, p)
+		if u.held == nil {
+			u.held = new(heldInput)
+		}
+		u.held.b = appendInput(u.held.b, p)
 		return
 	}
 	if l.handOver(c, p) {
@@ -229,19 +268,18 @@ func (l *loop) handOver(c *evConn, p []byte) bool {
 // where it would have stopped them; then the recv is armed.
 func (l *loop) readRing(c *evConn) {
 	u := c.ur
-	for u.heldOff < len(u.held) {
+	for h := u.held; h.pending(); {
 		if c.state >= evClosed || !l.recvWanted(c) {
 			return
 		}
-		p := u.held[u.heldOff:min(len(u.held), u.heldOff+l.ur.bufs.Size())]
-		u.heldOff += len(p)
+		p := h.b[h.off:min(len(h.b), h.off+l.ur.bufs.Size())]
+		h.off += len(p)
 		c.lastRead = l.now.UnixNano()
 		if !l.handOver(c, p) {
 			return // closed or stopped: the rest waits, or goes with c
 		}
 	}
-	bufs.Put(u.held)
-	u.held, u.heldOff = nil, 0
+	u.dropHeld()
 	if u.eof {
 		u.eof = false
 		l.peerEOF(c)
@@ -294,10 +332,13 @@ func (l *loop) sendLocked(c *evConn) error {
 	if err != nil {
 		return err
 	}
+	s := l.ur.newSend()
+	u.send = s
 	if len(q.out) == 1 {
 		p := q.out[0].B[q.off:]
-		u.pin.Pin(&p[0]) // the kernel reads p until the completion
-		u.sendBufs, u.sending = 1, len(p)
+		p = p[:min(len(p), maxSend)]
+		s.pin.Pin(&p[0]) // the kernel reads p until the completion
+		s.bufs, u.sending = 1, int32(len(p))
 		sqe.PrepSend(urData(urSend, c.fd), c.fd, p, unix.MSG_NOSIGNAL)
 		return nil
 	}
@@ -309,22 +350,27 @@ func (l *loop) sendLocked(c *evConn) error {
 	// TestWriteTimeoutSlowReader over TLS under -race, pinned to one CPU
 	// (taskset -c 1), failed 14 of 40 runs; with the gather 1 of 220, and
 	// the epoll loop's writev 0 of 100.
-	u.pin.Pin(u) // msg and iov
-	u.sending = 0
+	s.pin.Pin(s) // msg and iov
+	total := 0
 	for i, b := range q.out[:min(len(q.out), maxIovecs)] {
 		p := b.B
 		if i == 0 {
 			p = p[q.off:]
 		}
-		u.pin.Pin(&p[0])
-		u.iov[i] = unix.Iovec{Base: &p[0]}
-		u.iov[i].SetLen(len(p))
-		u.sending += len(p)
-		u.sendBufs = i + 1
+		p = p[:min(len(p), maxSend-total)]
+		s.pin.Pin(&p[0])
+		s.iov[i] = unix.Iovec{Base: &p[0]}
+		s.iov[i].SetLen(len(p))
+		total += len(p)
+		s.bufs = i + 1
+		if total == maxSend {
+			break
+		}
 	}
-	u.msg = unix.Msghdr{Iov: &u.iov[0]}
-	u.msg.SetIovlen(u.sendBufs)
-	sqe.PrepSendmsg(urData(urSend, c.fd), c.fd, &u.msg, unix.MSG_NOSIGNAL)
+	u.sending = int32(total)
+	s.msg = unix.Msghdr{Iov: &s.iov[0]}
+	s.msg.SetIovlen(s.bufs)
+	sqe.PrepSendmsg(urData(urSend, c.fd), c.fd, &s.msg, unix.MSG_NOSIGNAL)
 	return nil
 }
 
@@ -357,15 +403,13 @@ func (c *evConn) readRangeLocked() error {
 func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 	u := c.ur
 	c.mu.Lock()
-	u.pin.Unpin()
-	k := u.sendBufs
-	u.sendBufs, u.sending = 0, 0
-	if k > 1 {
-		clear(u.iov[:k]) // or they keep the buffers alive once released
-	}
+	k := u.sendBufs()
+	l.ur.endSend(u)
+	u.sending = 0
 	if c.state >= evClosed {
 		// The queue was dropped but for the k buffers the send read,
-		// kept for the kernel: they go now, less what it took.
+		// kept for the kernel (dropOutputLocked): they go now, less what
+		// it took.
 		if q := c.q; q != nil {
 			took := max(int(cqe.Res), 0)
 			for i, b := range q.out[:min(k, len(q.out))] {
@@ -414,13 +458,13 @@ func (l *loop) retire(c *evConn) {
 	if c.fd < 0 {
 		return // retired already
 	}
-	bufs.Put(u.held)
-	u.held, u.heldOff = nil, 0
+	u.dropHeld()
 	unix.Close(c.fd)
 	if c.registered {
 		l.conns[c.fd] = nil
 	}
 	c.mu.Lock()
+	l.ur.endSend(u) // a send left by a broken ring, whose close ended it
 	c.fd = -1
 	c.mu.Unlock()
 	l.finalize(c)

@@ -3,12 +3,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,7 +38,11 @@ func uringAvailable() error {
 	if err := s.init(); err != nil {
 		return err
 	}
-	return s.Close()
+	// Shutdown, not Close: it returns once the loop has closed its ring,
+	// so that a test may then swap internal/uring's hooks.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
 }
 
 // TestUringRefused: where io_uring_setup is refused, Serve returns an error

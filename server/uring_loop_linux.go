@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockpool/sockpool/bufs"
 	"github.com/sockpool/sockpool/internal/uring"
+	"golang.org/x/sys/unix"
 )
 
 // The uring engine is the evented engine with a completion-based loop: the
@@ -77,7 +78,14 @@ type uringLoop struct {
 	// c's handler call only queues, which is as correct.
 	inline    atomic.Pointer[evConn]
 	recvLimit uint32 // each recv's limit (urRecvLimit), 0 where the kernel has none
-	broken    bool   // the ring failed: connections close without it
+	// sends are the loop's free send states. A send takes one and gives
+	// it back at its completion, so there are as many as sends once were
+	// in flight together, not one per connection that ever sent: a used
+	// Pinner keeps its memory (about 130 bytes with its finalizer), and a
+	// sendmsg's vector is 256 bytes, which would stay with every idle
+	// connection.
+	sends  []*uringSend
+	broken bool // the ring failed: connections close without it
 }
 
 // Ring sizes. A loop's submission queue takes a turn's requests (the
@@ -248,6 +256,31 @@ func (l *loop) ringFailed(err error) {
 		}
 	}
 	l.retryHandshakes()
+}
+
+// newSend returns a free send state.
+func (u *uringLoop) newSend() *uringSend {
+	if n := len(u.sends); n > 0 {
+		s := u.sends[n-1]
+		u.sends = u.sends[:n-1]
+		return s
+	}
+	return new(uringSend)
+}
+
+// endSend ends the pin of c's send, if it has one, and frees its state.
+func (u *uringLoop) endSend(c *uringConn) {
+	s := c.send
+	if s == nil {
+		return
+	}
+	s.pin.Unpin()
+	if s.bufs > 1 {
+		clear(s.iov[:s.bufs]) // or they keep the buffers alive once released
+	}
+	s.bufs, s.msg = 0, unix.Msghdr{}
+	u.sends = append(u.sends, s)
+	c.send = nil
 }
 
 // wakeLocked wakes a uring loop for a task just posted, if it sleeps; l.mu

@@ -45,7 +45,7 @@ func main() {
 		timeout = flag.Duration("timeout", 30*time.Second, "give up on a connection after this long")
 		tlsCA   = flag.String("tls-ca", "", "speak TLS, trusting the CA (or self-signed) certificates in this PEM file")
 		tlsName = flag.String("tls-server-name", "", "with -tls-ca: the name to verify (default: the -addr host)")
-		engine  = flag.String("engine", "net", "what runs the connections: net (a goroutine each), or a sockpool engine dialed onto: threaded, threaded-syscall, evented, evented-pool")
+		engine  = flag.String("engine", "net", "what runs the connections: net (a goroutine each), or a sockpool engine dialed onto: threaded, threaded-syscall, evented, evented-pool, uring (Linux)")
 	)
 	flag.Parse()
 	var conf *tls.Config
