@@ -2,7 +2,8 @@
 // connections, dials the upstream for each onto the same server's engine
 // (server.Dialer), and moves bytes both ways.
 //
-//	go run ./examples/proxy -addr 127.0.0.1:7100 -upstream 127.0.0.1:6379 -engine evented
+//	go run ./examples/proxy -addr 127.0.0.1:7100 -upstream 127.0.0.1:6379   # evented on Linux
+//	go run ./examples/proxy -upstream 127.0.0.1:6379 -engine uring -loops 4
 //	go run ./examples/proxy -upstream 10.0.0.5:80 -send-proxy    # PROXY protocol v2 to the upstream
 //	go run ./examples/proxy -upstream 127.0.0.1:6379 -max-conns 2000 -metrics-addr 127.0.0.1:9100
 //
@@ -25,12 +26,23 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/sockpool/sockpool/examples/internal/servercmd"
 	"github.com/sockpool/sockpool/pool"
 	"github.com/sockpool/sockpool/server"
 )
+
+// defaultEngine is Evented where it runs: the proxy's handlers never
+// block, and relaying on the loop costs no goroutine hand-off per message
+// (docs/bench/proxy/results.txt has each engine's requests/s).
+var defaultEngine = func() server.Engine {
+	if runtime.GOOS == "linux" {
+		return server.Evented
+	}
+	return server.Threaded
+}()
 
 func main() {
 	err := run(os.Args[1:])
@@ -59,8 +71,8 @@ func run(args []string) error {
 	fs.StringVar(&p.upstream, "upstream", "127.0.0.1:6379", "the address to relay each connection to")
 	fs.BoolVar(&p.sendProxy, "send-proxy", false, "begin each upstream connection with a PROXY protocol v2 header naming the client")
 	fs.DurationVar(&p.dialTimeout, "dial-timeout", 5*time.Second, "how long connecting to the upstream may take")
-	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux) or evented-pool (handler on the worker pool)")
-	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
+	fs.TextVar(&srv.Engine, "engine", defaultEngine, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux), evented-pool (handler on the worker pool) or uring (io_uring, handler on the loops, Linux 6.1+)")
+	fs.IntVar(&srv.Loops, "loops", 0, "evented engines: event loops (0: GOMAXPROCS)")
 	// A fixed 16 KiB, HAProxy's tune.bufsize: the evented engines tune one
 	// size per loop, from the reads of both sides of every pair it runs,
 	// and a proxy's small replies pulled it down to 512 B, under the
