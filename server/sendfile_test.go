@@ -336,3 +336,98 @@ func TestSendFileRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestSendFileReaderGone: a client that asks for a file and reads none of
+// it leaves the range waiting on a full socket. When that client goes (a
+// reset), its connection closes with an error; when the server is closed
+// while another such client waits, that one closes too, and Serve
+// returns. On uring the wait is a poll for room in the socket, which the
+// reset completes and the close cancels.
+func TestSendFileReaderGone(t *testing.T) {
+	const size = 16 << 20
+	path, _ := writeFile(t, size)
+	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
+		t.Parallel()
+		rec := newRecorder(newFileServer(path))
+		srv := ec.configure(&Server{Handler: rec})
+		var cli *tls.Config
+		if secure {
+			srv.TLSConfig, cli = tlsConfigs(t)
+		}
+		ln := listen(t, "tcp")
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		stall := func() net.Conn {
+			sent := srv.Stats().BytesOut
+			c := dialFor(t, ln.Addr(), cli)
+			fmt.Fprintf(c, "0 -1\n")
+			waitFor(t, "output under way", func() bool { return srv.Stats().BytesOut > sent })
+			time.Sleep(50 * time.Millisecond) // the socket fills
+			return c
+		}
+		c := stall()
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn()
+		}
+		c.(*net.TCPConn).SetLinger(0) // a reset, with the server's bytes unread
+		c.Close()
+		waitFor(t, "OnClose of the client gone", func() bool { return len(rec.closes()) == 1 })
+		if errs := rec.closes()[0]; len(errs) != 1 || errs[0] == nil {
+			t.Errorf("OnClose after the reset got %v, want the write's error", errs)
+		}
+		stall()
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return after Close with a range waiting")
+		}
+		waitFor(t, "OnClose of the second client", func() bool { return len(rec.closes()) == 2 })
+	})
+}
+
+// TestSendFileAgain: a client asks for a file larger than WriteHighWater
+// with one byte, reads all of it, and asks again, twenty times. The
+// handler only calls SendFile, so the range is all the connection's
+// output: reading, paused while the range fills the queue, must resume
+// each time it is out, however it went out: at once (the file fits in the
+// socket's buffer) or after waits for room.
+func TestSendFileAgain(t *testing.T) {
+	for _, size := range []int{256 << 10, 8 << 20} {
+		path, data := writeFile(t, size)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		h := HandlerFunc(func(c Conn, in []byte) {
+			for range in {
+				if _, err := c.SendFile(f, 0, -1); err != nil {
+					c.CloseWithError(err)
+				}
+			}
+		})
+		forEachEngine(t, func(t *testing.T, ec engineCase) {
+			srv := ec.configure(&Server{Handler: h, WriteHighWater: 64 << 10, WriteLowWater: 16 << 10})
+			c := dial(t, serve(t, srv, "tcp"))
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			got := make([]byte, size)
+			for i := range 20 {
+				if _, err := c.Write([]byte("G")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					t.Fatalf("%d bytes, request %d: %v", size, i, err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatalf("%d bytes, request %d: the reply is not the file", size, i)
+				}
+			}
+		})
+	}
+}

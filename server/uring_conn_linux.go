@@ -5,7 +5,6 @@ package server
 import (
 	"errors"
 	"runtime"
-	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -20,11 +19,13 @@ import (
 // as a socket would have kept it. Each recv ends after urRecvLimit bytes
 // and is armed again, which bounds what can be held. Writing is one send
 // at a time, of the head of the output queue (up to maxIovecs buffers, as
-// the epoll loop's writev takes): its completion consumes what the kernel took
-// and sends the rest, so the bytes keep their order. A closing connection
-// cancels both and closes its descriptor once neither is in flight: until
-// then completions may still name it, and the kernel may still read the
-// send's buffer.
+// the epoll loop's writev takes): its completion consumes what the kernel
+// took and sends the rest, so the bytes keep their order. A file range at
+// the head goes by sendfile(2) on the loop, with a poll for room when the
+// socket is full (awaitRoomLocked). A closing connection cancels its
+// requests and closes its descriptor once none is in flight: until then
+// completions may still name it, and the kernel may still read the send's
+// buffer.
 
 // Read buffers. A loop's recvs share one provided buffer ring of
 // urBufBytes, so that an idle connection holds no buffer and the loop's
@@ -84,6 +85,7 @@ type uringConn struct {
 	eof        bool  // the peer's EOF arrived while reading was stopped
 	closing    bool  // closed: its requests are being cancelled
 	sendPosted bool  // a sendTask is posted for the connection (under mu)
+	awaitOut   bool  // a poll for room in the socket is armed, for a file range (under mu)
 	sending    int32 // bytes of the send in flight, from out[0] (under mu); 0: none
 
 	held *heldInput // input that arrived while reading was stopped, if any
@@ -298,14 +300,16 @@ func (c *evConn) scheduleSendLocked() {
 	c.l.post(sendTask, c)
 }
 
-// sendTask prepares c's next send.
+// sendTask prepares c's next send. A file range may go out meanwhile, by
+// sendfile(2) (sendLocked), so it ends as a send's completion does: with
+// the water marks checked (flushed).
 var sendTask = func(l *loop, c *evConn) {
 	c.mu.Lock()
 	c.ur.sendPosted = false
 	err := l.sendLocked(c)
 	c.mu.Unlock()
-	if err != nil {
-		l.closeConn(c, err)
+	if c.state < evClosed {
+		l.flushed(c, err)
 	}
 }
 
@@ -313,16 +317,18 @@ var sendTask = func(l *loop, c *evConn) {
 // flight, the queue is empty or c is closed.
 func (l *loop) sendLocked(c *evConn) error {
 	u, q := c.ur, c.q
-	if u.sending > 0 || q == nil || c.state >= evClosed || l.ur.broken {
+	if u.sending > 0 || u.awaitOut || q == nil || c.state >= evClosed || l.ur.broken {
 		return nil
 	}
 	for len(q.out) == 0 && c.tls == nil && len(q.later) > 0 {
-		if q.later[0].r == nil {
-			c.advanceLaterLocked() // bytes: they move to out
-			continue
-		}
-		if err := c.readRangeLocked(); err != nil {
+		// Bytes move to out; a file range goes by sendfile(2) from the
+		// loop, as on the epoll loop, until the socket is full.
+		full, err := c.advanceLaterLocked()
+		if err != nil {
 			return err
+		}
+		if full {
+			return l.awaitRoomLocked(c)
 		}
 	}
 	if len(q.out) == 0 {
@@ -374,29 +380,38 @@ func (l *loop) sendLocked(c *evConn) error {
 	return nil
 }
 
-// readRangeLocked moves the next chunk of the file range at the head of
-// later into out, to be sent like any output. A copy, where the epoll
-// engine uses sendfile(2): sendfile on a full socket needs a wait for
-// writability, which this loop does not have; a splice request is the
-// zero-copy way (issue #16's next step).
-func (c *evConn) readRangeLocked() error {
-	q := c.q
-	r := q.later[0].r
-	b := getOutput()
-	chunk, err := r.readChunk(slices.Grow(b.B[:0], fileChunk)[:fileChunk])
+// awaitRoomLocked arms a poll for room in c's full socket, for the file
+// range at the head of later: sendfile(2) has no request of its own on the
+// ring that waits for room (a splice through a pipe would), so the range
+// goes as on the epoll loop, with the poll in place of EPOLLOUT. Its
+// completion (loop.writable) sends on.
+func (l *loop) awaitRoomLocked(c *evConn) error {
+	sqe, err := l.ur.ring.NextSQE()
 	if err != nil {
-		putOutput(b)
 		return err
 	}
-	b.B = chunk
-	q.laterLen -= int64(len(chunk))
-	q.fileLen -= int64(len(chunk))
-	if r.n == 0 {
-		r.done()
-		q.popLater()
-	}
-	q.out = append(q.out, b)
+	sqe.PrepPollAdd(urData(urRoom, c.fd), c.fd, unix.POLLOUT)
+	c.ur.awaitOut = true
 	return nil
+}
+
+// writable handles the completion of c's poll for room.
+func (l *loop) writable(c *evConn, cqe *uring.CQE) {
+	c.mu.Lock()
+	c.ur.awaitOut = false
+	if c.state >= evClosed {
+		c.mu.Unlock()
+		l.retire(c)
+		return
+	}
+	if cqe.Res < 0 {
+		c.mu.Unlock()
+		l.closeConn(c, cqe.Err())
+		return
+	}
+	err := l.sendLocked(c) // an error or hang-up in Res shows in sendfile's
+	c.mu.Unlock()
+	l.flushed(c, err)
 }
 
 // sent handles the completion of c's send.
@@ -442,7 +457,7 @@ func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 func (l *loop) retire(c *evConn) {
 	u := c.ur
 	c.mu.Lock()
-	sending := u.sending > 0
+	sending := u.sending > 0 || u.awaitOut
 	c.mu.Unlock()
 	if !l.ur.broken && (u.recv || sending) {
 		if !u.closing {

@@ -55,6 +55,7 @@ const (
 	urWake uint64 = iota + 1
 	urRecv
 	urSend
+	urRoom // a poll for room in a full socket (awaitRoomLocked)
 	urCancel
 )
 
@@ -238,6 +239,8 @@ func (l *loop) complete(cqe *uring.CQE) error {
 		l.received(c, cqe, in)
 	case urSend:
 		l.sent(c, cqe)
+	case urRoom:
+		l.writable(c, cqe)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ const (
 // Opcodes.
 const (
 	opNop         = 0
+	opPollAdd     = 6
 	opSendmsg     = 9
 	opTimeout     = 11
 	opAccept      = 13

@@ -87,6 +87,7 @@ var abi = map[string]uintptr{
 	"IORING_OFF_SQ_RING":           offSQRing,
 	"IORING_OFF_SQES":              offSQEs,
 	"IORING_OP_NOP":                opNop,
+	"IORING_OP_POLL_ADD":           opPollAdd,
 	"IORING_OP_SENDMSG":            opSendmsg,
 	"IORING_OP_TIMEOUT":            opTimeout,
 	"IORING_OP_ACCEPT":             opAccept,

@@ -235,6 +235,7 @@ var requiredOps = []struct {
 	name string
 }{
 	{opNop, "IORING_OP_NOP"},
+	{opPollAdd, "IORING_OP_POLL_ADD"},
 	{opSendmsg, "IORING_OP_SENDMSG"},
 	{opTimeout, "IORING_OP_TIMEOUT"},
 	{opAccept, "IORING_OP_ACCEPT"},

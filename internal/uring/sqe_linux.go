@@ -43,6 +43,16 @@ func (s *SQE) PrepAcceptMultishot(userData uint64, fd int, flags int) {
 	s.ioprio = acceptMultishot
 }
 
+// PrepPollAdd prepares a one-shot poll of fd for events (unix.POLLOUT,
+// unix.POLLIN, ...): it completes once fd is ready for one of them, at
+// once if it is already, with Res the ready events, or with an error; a
+// cancel ends it with -ECANCELED. A loop that writes with a system call of
+// its own (sendfile(2)) uses it to wait for room in a full socket.
+func (s *SQE) PrepPollAdd(userData uint64, fd int, events uint32) {
+	// The 32-bit poll mask is the union with rw_flags (poll32_events).
+	*s = SQE{opcode: opPollAdd, fd: int32(fd), opFlags: events, userData: userData}
+}
+
 // PrepRecvMultishot prepares a recv on fd that stays armed and takes each
 // chunk into a buffer of the provided buffer group (a BufferRing): one
 // completion per chunk with Res bytes in the buffer CQE.BufferID names,

@@ -317,3 +317,71 @@ func TestRecvLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestPollAdd: a poll for POLLOUT on a socket with room completes at once;
+// one on a full socket completes only once the peer has read, and a poll
+// for POLLIN once the peer has written; a cancel ends a poll with
+// ECANCELED.
+func TestPollAdd(t *testing.T) {
+	r := newRing(t, nil)
+	a, b := socketpair(t)
+	sqe(t, r).PrepPollAdd(1, a, unix.POLLOUT)
+	if c := collect(t, r, 1)[0]; c.UserData != 1 || c.Res < 0 || c.Res&unix.POLLOUT == 0 {
+		t.Fatalf("POLLOUT on an empty socket completed with %+v (%v)", c, c.Err())
+	}
+	fill := make([]byte, 64<<10)
+	filled := 0
+	for {
+		n, err := unix.Write(a, fill)
+		if err == unix.EAGAIN {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		filled += n
+	}
+	sqe(t, r).PrepPollAdd(2, a, unix.POLLOUT)
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SubmitAndWaitTimeout(1, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Ready(); n != 0 {
+		t.Fatalf("POLLOUT on a full socket completed before the peer read (%d completions)", n)
+	}
+	buf := make([]byte, 64<<10)
+	for drained := 0; drained < filled; {
+		n, err := unix.Read(b, buf)
+		if err != nil {
+			t.Fatalf("draining %d of %d bytes: %v", drained, filled, err)
+		}
+		drained += n
+	}
+	if c := collect(t, r, 1)[0]; c.UserData != 2 || c.Res < 0 || c.Res&unix.POLLOUT == 0 {
+		t.Fatalf("POLLOUT after the peer read completed with %+v (%v)", c, c.Err())
+	}
+	sqe(t, r).PrepPollAdd(3, a, unix.POLLIN)
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(b, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if c := collect(t, r, 1)[0]; c.UserData != 3 || c.Res < 0 || c.Res&unix.POLLIN == 0 {
+		t.Fatalf("POLLIN after the peer wrote completed with %+v (%v)", c, c.Err())
+	}
+	sqe(t, r).PrepPollAdd(4, b, unix.POLLIN)
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	sqe(t, r).PrepCancelFD(5, b, CancelAll)
+	got := map[uint64]CQE{}
+	for _, c := range collect(t, r, 2) {
+		got[c.UserData] = c
+	}
+	if c := got[4]; !errors.Is(c.Err(), unix.ECANCELED) {
+		t.Errorf("the cancelled poll ended with %+v (%v), want ECANCELED", c, c.Err())
+	}
+}
