@@ -80,10 +80,11 @@ func (s *fileSender) copyTo(w io.Writer, buf []byte) error {
 }
 
 // handler is the file server of a sockpool engine: every request byte
-// gets the whole file. With the copy method on Evented, whose handler runs
-// on an event loop and must not wait, the copy runs on a goroutine of its
-// own, whose Writes wait for the queue to drain as they would on a
-// blocking socket (done inline, the loop would queue the whole file).
+// gets the whole file. With the copy method on Evented and Uring, whose
+// handlers run on an event loop and must not wait, the copy runs on a
+// goroutine of its own, whose Writes wait for the queue to drain as they
+// would on a blocking socket (done inline, the loop would queue the whole
+// file).
 func (s *fileSender) handler(engine server.Engine) server.Handler {
 	bufs := sync.Pool{New: func() any { return make([]byte, fileCopyChunk) }}
 	send := func(c server.Conn) {
@@ -101,7 +102,7 @@ func (s *fileSender) handler(engine server.Engine) server.Handler {
 	}
 	return server.HandlerFunc(func(c server.Conn, in []byte) {
 		for range bytes.Count(in, []byte{fileRequest}) {
-			if engine == server.Evented && s.method == methodCopy {
+			if (engine == server.Evented || engine == server.Uring) && s.method == methodCopy {
 				go send(c)
 			} else {
 				send(c)
