@@ -404,12 +404,19 @@ func (l *loop) writable(c *evConn, cqe *uring.CQE) {
 		l.retire(c)
 		return
 	}
+	l.sendOn(c, cqe) // an error or hang-up in Res shows in sendfile's
+}
+
+// sendOn ends the completion of a request that wrote to open c (a send, a
+// poll for room), under c.mu, which it releases: a failed one closes c,
+// else what is queued goes next, in order.
+func (l *loop) sendOn(c *evConn, cqe *uring.CQE) {
 	if cqe.Res < 0 {
 		c.mu.Unlock()
 		l.closeConn(c, cqe.Err())
 		return
 	}
-	err := l.sendLocked(c) // an error or hang-up in Res shows in sendfile's
+	err := l.sendLocked(c)
 	c.mu.Unlock()
 	l.flushed(c, err)
 }
@@ -441,15 +448,10 @@ func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 		l.retire(c)
 		return
 	}
-	if cqe.Res < 0 {
-		c.mu.Unlock()
-		l.closeConn(c, cqe.Err())
-		return
+	if cqe.Res >= 0 {
+		c.consumeLocked(int(cqe.Res))
 	}
-	c.consumeLocked(int(cqe.Res))
-	err := l.sendLocked(c) // the rest, in order
-	c.mu.Unlock()
-	l.flushed(c, err)
+	l.sendOn(c, cqe) // the rest, in order
 }
 
 // retire closes a closed connection's descriptor and finalizes it once no
