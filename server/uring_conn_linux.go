@@ -86,7 +86,7 @@ type uringConn struct {
 	closing    bool  // closed: its requests are being cancelled
 	sendPosted bool  // a sendTask is posted for the connection (under mu)
 	awaitOut   bool  // a poll for room in the socket is armed, for a file range (under mu)
-	sending    int32 // bytes of the send in flight, from out[0] (under mu); 0: none
+	sending    int32 // bytes of the send in flight, from the head of out (under mu); 0: none
 
 	held *heldInput // input that arrived while reading was stopped, if any
 	send *uringSend // the send in flight's state, from the loop's (uringLoop.sends)

@@ -261,6 +261,11 @@ func (l *loop) ringFailed(err error) {
 	l.retryHandshakes()
 }
 
+// maxFreeSends bounds a loop's free send states: after a burst of sends
+// from many connections at once, the rest go to the collector rather than
+// stay (about 400 bytes each, with the Pinner's record) for good.
+const maxFreeSends = 64
+
 // newSend returns a free send state.
 func (u *uringLoop) newSend() *uringSend {
 	if n := len(u.sends); n > 0 {
@@ -282,7 +287,9 @@ func (u *uringLoop) endSend(c *uringConn) {
 		clear(s.iov[:s.bufs]) // or they keep the buffers alive once released
 	}
 	s.bufs, s.msg = 0, unix.Msghdr{}
-	u.sends = append(u.sends, s)
+	if len(u.sends) < maxFreeSends {
+		u.sends = append(u.sends, s)
+	}
 	c.send = nil
 }
 
