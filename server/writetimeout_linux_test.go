@@ -50,9 +50,15 @@ func listenSmallSndbuf(t *testing.T) net.Listener {
 // Known bug, issue #16: over TLS on Uring the slow reader is cut about one
 // run in ten under -race (1 of 10 runs of this test, all engines at once;
 // 3 of 10 with the uring rows alone), by the same stall: SIOCOUTQ
-// unchanged for 300 ms with a send of several records in flight. Skipped
-// there until it is fixed, so that the suite stays a gate; the plain uring
-// row runs.
+// unchanged for 300 ms with a send of several records in flight. `ss -tmi`
+// sampled every 50 ms during failing runs shows TCP losing segments on
+// loopback: the client's 128 KiB receive buffer full with drops (skmem
+// d1, d2), the server's side with bytes_retrans of 14848 to 45568 and an
+// RTO of 204 ms, so a dropped segment waits for the retransmit timer.
+// Evented's rows show drops and retransmits in about as many samples and
+// are not cut (0 of 6 runs, against 2 of 6 for uring's): why uring's
+// stalls outlast WriteTimeout is not found yet. Skipped there until it is
+// fixed, so that the suite stays a gate; the plain uring row runs.
 func TestWriteTimeoutSlowReader(t *testing.T) {
 	const (
 		timeout = 300 * time.Millisecond
