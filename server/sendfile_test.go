@@ -392,7 +392,7 @@ func TestSendFileReaderGone(t *testing.T) {
 }
 
 // TestSendFileAgain: a client asks for a file larger than WriteHighWater
-// with one byte, reads all of it, and asks again, twenty times. The
+// with one byte (plain and TLS), reads all of it, and asks again, twenty times. The
 // handler only calls SendFile, so the range is all the connection's
 // output: reading, paused while the range fills the queue, must resume
 // each time it is out, however it went out: at once (the file fits in the
@@ -412,9 +412,13 @@ func TestSendFileAgain(t *testing.T) {
 				}
 			}
 		})
-		forEachEngine(t, func(t *testing.T, ec engineCase) {
+		forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
 			srv := ec.configure(&Server{Handler: h, WriteHighWater: 64 << 10, WriteLowWater: 16 << 10})
-			c := dial(t, serve(t, srv, "tcp"))
+			var cli *tls.Config
+			if secure {
+				srv.TLSConfig, cli = tlsConfigs(t)
+			}
+			c := dialFor(t, serve(t, srv, "tcp"), cli)
 			c.SetDeadline(time.Now().Add(60 * time.Second))
 			got := make([]byte, size)
 			for i := range 20 {

@@ -140,12 +140,6 @@ func (r *Ring) CQEs() iter.Seq[*CQE] {
 	}
 }
 
-// Ready returns the number of completions waiting in the queue, not
-// counting any the kernel holds back after an overflow.
-func (r *Ring) Ready() int {
-	return int(atomic.LoadUint32(r.cq.tail) - *r.cq.head)
-}
-
 // More reports whether the request that posted c stays armed and will
 // post more completions (IORING_CQE_F_MORE). A multishot request's last
 // completion has it clear, and the request must be prepared again to
