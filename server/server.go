@@ -151,6 +151,10 @@ type Server struct {
 
 	// WriteTimeout closes a connection whose peer has not taken written bytes
 	// for this long (a client that never reads). Zero means no timeout.
+	// What the peer took is what its TCP acknowledged, which for a slow
+	// reader comes in steps (a shut window reopens only once a segment
+	// fits) and waits out the 200 ms retransmit timer after a loss: set
+	// it in seconds, not in hundreds of milliseconds.
 	WriteTimeout time.Duration
 
 	// Loops is the number of event loops of the Evented engine, each on its

@@ -353,9 +353,9 @@ func (l *loop) sendLocked(c *evConn) error {
 	// records to a 64 KiB buffer) went in sends of 48 KiB and remainders
 	// of a few hundred bytes, and under load a slow peer's TCP then sat at
 	// a zero window past WriteTimeout though the peer read steadily:
-	// TestWriteTimeoutSlowReader over TLS under -race, pinned to one CPU
-	// (taskset -c 1), failed 14 of 40 runs; with the gather 1 of 220, and
-	// the epoll loop's writev 0 of 100.
+	// TestWriteTimeoutSlowReader's former 300 ms TCP form over TLS under
+	// -race, pinned to one CPU (taskset -c 1), failed 14 of 40 runs; with
+	// the gather 1 of 220, and the epoll loop's writev 0 of 100.
 	s.pin.Pin(s) // msg and iov
 	total := 0
 	for i, b := range q.out[:min(len(q.out), maxIovecs)] {

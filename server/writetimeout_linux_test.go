@@ -16,11 +16,8 @@ import (
 )
 
 // listenSmallSndbuf listens on loopback with a fixed 128 KiB SO_SNDBUF,
-// which accepted sockets inherit: with a fixed buffer, the socket reports
-// writable again only once a third of it is free, so a peer that reads
-// slowly and steadily leaves long gaps between the moments a writer can
-// move bytes (an auto-tuned buffer of megabytes makes the gaps longer
-// still, but the test must not wait for one to grow).
+// which accepted sockets inherit, so that most of a large reply waits in
+// the engine's queue rather than in an auto-tuned send buffer of megabytes.
 func listenSmallSndbuf(t *testing.T) net.Listener {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -35,56 +32,82 @@ func listenSmallSndbuf(t *testing.T) net.Listener {
 	return ln
 }
 
+// slowReaderCase is one network's setting for TestWriteTimeoutSlowReader.
+type slowReaderCase struct {
+	network string
+	timeout time.Duration
+	size    int           // the reply, taking well over timeout to read
+	every   time.Duration // the slow client reads 16 KiB this often
+	rcvbuf  int           // the slow client's SO_RCVBUF; 0: the default
+}
+
+// slowReaderCases are the networks TestWriteTimeoutSlowReader runs on, each
+// with a WriteTimeout, a reply size and a reading pace that suit how its
+// sockets show a peer's progress to the writer.
+var slowReaderCases = []slowReaderCase{
+	// On a UNIX socket the writer's socket shows each read at once
+	// (SIOCOUTQ counts what the reader has not taken), while it reports
+	// room only once three quarters of its send buffer are free: at 270
+	// KB/s that is over half a second between the moments the queue can
+	// move, against a 350 ms timeout. So this row fails unless progress
+	// is sampled from the socket, not only counted at writes.
+	{network: "unix", timeout: 350 * time.Millisecond, size: 512 << 10, every: 60 * time.Millisecond},
+	// Over loopback TCP the peer's progress reaches the writer in steps:
+	// the receiver reopens a closed window only once a whole 64 KiB
+	// segment fits (its memory is freed a coalesced buffer at a time),
+	// and a segment it drops for want of memory waits for the 200 ms
+	// retransmit timer. With the client's receive buffer auto-tuned to
+	// hundreds of KB, a steady reader of 540 KB/s left the writer's
+	// queue unmoved past a 300 ms timeout on every engine (uring-tls
+	// most often, about one run in five under -race). A fixed 128 KiB
+	// buffer read at 1.6 MB/s keeps the steps near 100 ms, plus a
+	// retransmit, well inside the one-second timeout; the whole reply
+	// still takes twice that.
+	{network: "tcp", timeout: time.Second, size: 3 << 20, every: 10 * time.Millisecond, rcvbuf: 128 << 10},
+}
+
 // TestWriteTimeoutSlowReader: WriteTimeout cuts a peer that takes nothing
 // for that long, not one that reads slowly but steadily, however long the
-// whole Write takes; on every engine, plain and TLS. One client reads 16 KiB
-// every 30 ms (about 540 KB/s, so the 1.5 MiB reply takes about 3 s against
-// a 300 ms WriteTimeout, and the server's socket stays full) and must get
-// every byte; another never reads and must be cut with ErrWriteTimeout.
-// (The client keeps its default receive buffer: one smaller than loopback's
-// 64 KiB segment makes TCP itself stall for its persist timer. A fixed
-// 256 KiB one stalls it too: with SetReadBuffer(256 << 10) on the client,
-// evented and uring both fail every run, the server's socket full and its
-// send queue unmoved for over 300 ms while the client reads steadily.)
-//
-// Known bug, issue #16: over TLS on Uring the slow reader is cut about one
-// run in ten under -race (1 of 10 runs of this test, all engines at once;
-// 3 of 10 with the uring rows alone), by the same stall: SIOCOUTQ
-// unchanged for 300 ms with a send of several records in flight. `ss -tmi`
-// sampled every 50 ms during failing runs shows TCP losing segments on
-// loopback: the client's 128 KiB receive buffer full with drops (skmem
-// d1, d2), the server's side with bytes_retrans of 14848 to 45568 and an
-// RTO of 204 ms, so a dropped segment waits for the retransmit timer.
-// Evented's rows show drops and retransmits in about as many samples and
-// are not cut (0 of 6 runs, against 2 of 6 for uring's): why uring's
-// stalls outlast WriteTimeout is not found yet. Skipped there until it is
-// fixed, so that the suite stays a gate; the plain uring row runs.
+// whole Write takes; on every engine, plain and TLS, over UNIX sockets and
+// TCP (see slowReaderCases). One client reads 16 KiB at a steady pace and
+// must get every byte; another never reads and must be cut with
+// ErrWriteTimeout.
 func TestWriteTimeoutSlowReader(t *testing.T) {
-	const (
-		timeout = 300 * time.Millisecond
-		size    = 1536 << 10
-	)
+	for _, rc := range slowReaderCases {
+		t.Run(rc.network, func(t *testing.T) { testWriteTimeoutSlowReader(t, rc) })
+	}
+}
+
+func testWriteTimeoutSlowReader(t *testing.T, rc slowReaderCase) {
+	size := rc.size
 	reply := pattern(77, size)
 	forEachSecurity(t, func(t *testing.T, ec engineCase, secure bool) {
-		if ec.engine == Uring && secure {
-			t.Skip("known bug (issue #16): over TLS, uring's slow reader is cut by a TCP stall about one run in ten; see the test's comment")
-		}
 		t.Parallel()
 		rec := newRecorder(HandlerFunc(func(c Conn, in []byte) { c.Write(reply) }))
-		srv := ec.configure(&Server{Handler: rec, WriteTimeout: timeout})
+		srv := ec.configure(&Server{Handler: rec, WriteTimeout: rc.timeout})
 		var cli *tls.Config
 		if secure {
 			srv.TLSConfig, cli = tlsConfigs(t)
 		}
-		ln := listenSmallSndbuf(t)
+		var ln net.Listener
+		if rc.network == "tcp" {
+			ln = listenSmallSndbuf(t)
+		} else {
+			ln = listen(t, rc.network)
+		}
 		go srv.Serve(ln)
 		t.Cleanup(func() { srv.Close() })
 		dialSmall := func() net.Conn {
-			nc, err := net.Dial("tcp", ln.Addr().String())
+			nc, err := net.Dial(rc.network, ln.Addr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { nc.Close() })
+			if tc, ok := nc.(*net.TCPConn); ok && rc.rcvbuf > 0 {
+				if err := tc.SetReadBuffer(rc.rcvbuf); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if !secure {
 				return nc
 			}
@@ -101,7 +124,7 @@ func TestWriteTimeoutSlowReader(t *testing.T) {
 		got := make([]byte, 0, size)
 		buf := make([]byte, 16<<10)
 		for len(got) < size {
-			time.Sleep(30 * time.Millisecond)
+			time.Sleep(rc.every)
 			n, err := io.ReadFull(slow, buf[:min(len(buf), size-len(got))])
 			got = append(got, buf[:n]...)
 			if err != nil {
