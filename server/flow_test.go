@@ -7,8 +7,8 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -57,35 +57,64 @@ func (s *sink) snapshot() (n, calls int) {
 	return len(s.got), s.calls
 }
 
-// fillUntilBlocked writes msg to c until a Write makes no progress for
-// 300 ms, which proves the server has stopped reading (on loopback a
-// reading server takes bytes in microseconds), and returns how many bytes
-// went. A small send buffer makes the client's side fill quickly.
-func fillUntilBlocked(t *testing.T, c net.Conn, msg []byte) int {
-	t.Helper()
-	c.(*net.TCPConn).SetWriteBuffer(64 << 10)
-	sent := 0
-	for sent < len(msg) {
-		c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
-		n, err := c.Write(msg[sent:min(len(msg), sent+64<<10)])
-		sent += n
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.SetWriteDeadline(time.Time{})
-			return sent
-		}
-		if err != nil {
-			t.Fatalf("write after %d bytes: %v", sent, err)
-		}
+// filler writes msg to a connection from a goroutine of its own, counting
+// what went, so that a test can see the server stop taking bytes without a
+// write deadline (which would leave a TLS client broken for good).
+type filler struct {
+	sent atomic.Int64
+	done chan error // the writer's end: nil once all of msg went
+}
+
+// startFill starts writing msg to c (its socket's send buffer made small,
+// so that the client's side fills quickly). c's close ends the writer.
+func startFill(c net.Conn, msg []byte) *filler {
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
 	}
-	t.Fatalf("all %d bytes were taken: the server never stopped reading", sent)
-	return sent
+	raw.(*net.TCPConn).SetWriteBuffer(64 << 10)
+	f := &filler{done: make(chan error, 1)}
+	go func() {
+		for off := 0; off < len(msg); {
+			n, err := c.Write(msg[off:min(len(msg), off+64<<10)])
+			off += n
+			f.sent.Add(int64(n))
+			if err != nil {
+				f.done <- err
+				return
+			}
+		}
+		f.done <- nil
+	}()
+	return f
+}
+
+// stalled waits until no byte has gone for 300 ms, which proves the server
+// has stopped reading (on loopback a reading server takes bytes in
+// microseconds), and returns how many went.
+func (f *filler) stalled(t *testing.T) int {
+	t.Helper()
+	last := f.sent.Load()
+	for {
+		select {
+		case err := <-f.done:
+			t.Fatalf("the writer ended after %d bytes (%v): the server never stopped reading", f.sent.Load(), err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		n := f.sent.Load()
+		if n == last {
+			return int(n)
+		}
+		last = n
+	}
 }
 
 // TestPauseReading pauses a connection (from the test's goroutine or from
 // its own OnData), checks that the peer's writes block while OnData gets
 // nothing, and resumes it: every byte arrives, in order. Pauses are
 // idempotent and one ResumeReading ends them all. A dialed connection
-// pauses as an accepted one does.
+// pauses as an accepted one does, and so does a TLS one, whose records
+// the server may hold decrypted or not.
 func TestPauseReading(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ec engineCase) {
 		tests := []struct {
@@ -93,17 +122,25 @@ func TestPauseReading(t *testing.T) {
 			inline  bool // paused by its own OnData rather than from outside
 			repeats int  // PauseReading calls
 			dialed  bool // the paused connection is one the server dialed
+			secure  bool // over TLS
 		}{
-			{"outside", false, 1, false},
-			{"outside-twice", false, 2, false},
-			{"inline", true, 1, false},
-			{"dialed", false, 1, true},
-			{"dialed-inline", true, 1, true},
+			{"outside", false, 1, false, false},
+			{"outside-twice", false, 2, false, false},
+			{"inline", true, 1, false, false},
+			{"dialed", false, 1, true, false},
+			{"dialed-inline", true, 1, true, false},
+			{"tls-outside", false, 1, false, true},
+			{"tls-inline", true, 1, false, true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				const total = 32 << 20
+				// Well over what the sockets' buffers take in before the
+				// writer stalls; a TLS row needs less to show it.
+				total := 32 << 20
+				if tt.secure {
+					total = 4 << 20
+				}
 				msg := pattern(11, total)
 				h := newSink(0)
 				if tt.inline {
@@ -111,11 +148,22 @@ func TestPauseReading(t *testing.T) {
 				}
 				const readTimeout = 500 * time.Millisecond
 				srv := ec.configure(&Server{Handler: h, ReadTimeout: readTimeout})
+				var cli *tls.Config
+				if tt.secure {
+					srv.TLSConfig, cli = tlsConfigs(t)
+				}
 				addr := serve(t, srv, "tcp")
 				var c net.Conn
-				if tt.dialed {
+				switch {
+				case tt.dialed:
 					c = dialedPeer(t, srv)
-				} else {
+				case tt.secure:
+					tc := tls.Client(dial(t, addr), cli)
+					if err := tc.Handshake(); err != nil {
+						t.Fatal(err)
+					}
+					c = tc
+				default:
 					c = dial(t, addr)
 				}
 				sc := <-h.opened
@@ -125,7 +173,8 @@ func TestPauseReading(t *testing.T) {
 					}
 				}
 				paused := time.Now()
-				sent := fillUntilBlocked(t, c, msg)
+				fill := startFill(c, msg)
+				sent := fill.stalled(t)
 				n1, calls1 := h.snapshot()
 				if n1 >= sent {
 					t.Fatalf("OnData got all %d bytes sent while paused", sent)
@@ -142,7 +191,7 @@ func TestPauseReading(t *testing.T) {
 				}
 				sc.ResumeReading()
 				sc.ResumeReading()
-				if _, err := c.Write(msg[sent:]); err != nil {
+				if err := <-fill.done; err != nil {
 					t.Fatalf("write after resume: %v", err)
 				}
 				waitFor(t, "every byte", func() bool { n, _ := h.snapshot(); return n == total })
@@ -253,7 +302,7 @@ func TestPausedConnEnds(t *testing.T) {
 				sc := <-h.opened
 				sc.PauseReading()
 				if tt.fill {
-					fillUntilBlocked(t, c, pattern(3, 32<<20))
+					startFill(c, pattern(3, 32<<20)).stalled(t)
 				} else if _, err := c.Write([]byte("input")); err != nil {
 					t.Fatal(err)
 				}
