@@ -58,11 +58,12 @@ var slowReaderCases = []slowReaderCase{
 	// and a segment it drops for want of memory waits for the 200 ms
 	// retransmit timer. With the client's receive buffer auto-tuned to
 	// hundreds of KB, a steady reader of 540 KB/s left the writer's
-	// queue unmoved past a 300 ms timeout on every engine (uring-tls
-	// most often, about one run in five under -race). A fixed 128 KiB
-	// buffer read at 1.6 MB/s keeps the steps near 100 ms, plus a
-	// retransmit, well inside the one-second timeout; the whole reply
-	// still takes twice that.
+	// queue unmoved past a 300 ms timeout (uring over TLS in about one
+	// run in five under -race; every engine in every run with the
+	// client's buffer fixed at 256 KiB). A fixed 128 KiB buffer read at
+	// 1.6 MB/s keeps the steps near 100 ms, plus a retransmit, well
+	// inside the one-second timeout; the whole reply still takes twice
+	// that.
 	{network: "tcp", timeout: time.Second, size: 3 << 20, every: 10 * time.Millisecond, rcvbuf: 128 << 10},
 }
 
