@@ -139,7 +139,7 @@ func (l *loop) closeConn(c *evConn, reason error) {
 		return
 	}
 	if c.registered {
-		l.conns[c.fd] = nil
+		l.removeConn(c)
 	}
 	if !c.registered {
 		return // OnOpen may still be running: register finalizes

@@ -39,6 +39,7 @@ type evConn struct {
 	// evented_flow_linux.go). One word, not a Bool each, keeps evConn in
 	// its 288-byte size class.
 	flags      atomic.Uint32
+	slot       int32        // its index in the loop's conns, once registered (loop-owned)
 	queued     atomic.Int64 // bytes in out; written under mu
 	lastWrite  atomic.Int64 // unix ns of the last write progress
 	stallSince atomic.Int64 // unix ns when output was last queued on an empty queue

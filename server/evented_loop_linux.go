@@ -42,7 +42,13 @@ type loop struct {
 	ur *uringLoop // a uring loop's ring; nil for epoll
 
 	// Owned by the loop goroutine.
-	conns     []*evConn // by file descriptor
+	// conns are the loop's connections by slot (evConn.slot), the number
+	// its epoll events and ring requests carry: nil where a slot is free,
+	// and free holds those. Slots, not descriptors, so that a loop's table
+	// is as long as its own connections, where one indexed by descriptor
+	// spans every loop's.
+	conns     []*evConn
+	free      []int32
 	count     int
 	events    []unix.EpollEvent
 	again     []*evConn // read again without waiting for an edge
@@ -85,7 +91,7 @@ func newLoop(e *evented, id int) (*loop, error) {
 		l.closeFds()
 		return nil, fmt.Errorf("sockpool/server: eventfd: %w", err)
 	}
-	if err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.efd)}); err != nil {
+	if err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeSlot}); err != nil {
 		l.closeFds()
 		return nil, fmt.Errorf("sockpool/server: epoll_ctl eventfd: %w", err)
 	}
@@ -198,15 +204,12 @@ func (l *loop) run() {
 		l.clock.Store(l.now.UnixNano())
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
-			fd := int(ev.Fd)
-			if fd == l.efd {
+			if ev.Fd == wakeSlot {
 				l.runTasks()
 				continue
 			}
-			if fd < len(l.conns) {
-				if c := l.conns[fd]; c != nil {
-					l.handle(c, ev.Events)
-				}
+			if c := l.conns[ev.Fd]; c != nil {
+				l.handle(c, ev.Events)
 			}
 		}
 		if l.endTurn() {
@@ -392,4 +395,29 @@ func (l *loop) sampleDelivery(c *evConn) {
 		c.took = took
 		c.lastWrite.Store(l.now.UnixNano())
 	}
+}
+
+// wakeSlot is the slot the loop's eventfd is registered with: no
+// connection's.
+const wakeSlot = -1
+
+// addConn gives c a slot in the loop's table: a free one if any.
+func (l *loop) addConn(c *evConn) {
+	if n := len(l.free); n > 0 {
+		c.slot, l.free = l.free[n-1], l.free[:n-1]
+		l.conns[c.slot] = c
+		return
+	}
+	c.slot = int32(len(l.conns))
+	l.conns = append(l.conns, c)
+}
+
+// removeConn frees c's slot. Only once nothing the kernel holds names it:
+// for epoll, the descriptor is closed or about to be in the same turn (a
+// stale event in this turn's batch finds nil, or at worst a new
+// connection, for which it is a spurious wake-up); for the ring, every
+// request on c has completed.
+func (l *loop) removeConn(c *evConn) {
+	l.conns[c.slot] = nil
+	l.free = append(l.free, c.slot)
 }

@@ -507,7 +507,7 @@ func (c *evConn) hushHangup() {
 		return
 	}
 	c.curEvents = unix.EPOLLET
-	unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+	unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: c.slot})
 }
 
 // modifyLocked updates a level-triggered registration to c's interest.
@@ -520,5 +520,5 @@ func (c *evConn) modifyLocked() {
 		return
 	}
 	c.curEvents = ev
-	unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: ev, Fd: int32(c.fd)})
+	unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: ev, Fd: c.slot})
 }

@@ -29,10 +29,7 @@ func (l *loop) register(c *evConn) {
 		l.finalize(c) // aborted before it got here: it never opened
 		return
 	}
-	for c.fd >= len(l.conns) {
-		l.conns = append(l.conns, make([]*evConn, len(l.conns)+64)...)
-	}
-	l.conns[c.fd] = c
+	l.addConn(c)
 	l.count++
 	c.lastRead = l.now.UnixNano()
 	c.mu.Lock()
@@ -40,7 +37,7 @@ func (l *loop) register(c *evConn) {
 	var err error
 	if l.ur == nil {
 		c.curEvents = c.interest()
-		err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+		err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: c.slot})
 	} // a uring connection's recv is armed below, once OnOpen has run
 	c.mu.Unlock()
 	if err != nil {

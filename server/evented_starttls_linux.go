@@ -207,7 +207,7 @@ func (l *loop) reregister(c *evConn) error {
 	if l.ur != nil {
 		return nil
 	}
-	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: int32(c.fd)})
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: c.curEvents, Fd: c.slot})
 }
 
 // fileConn returns a net.Conn on a duplicate of fd, in Go's netpoller.

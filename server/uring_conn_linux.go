@@ -158,11 +158,11 @@ func (l *loop) syncRecv(c *evConn) {
 			l.closeConn(c, err)
 			return
 		}
-		sqe.PrepRecvMultishot(urData(urRecv, c.fd), c.fd, l.ur.bufs.Group())
+		sqe.PrepRecvMultishot(urData(urRecv, c.slot), c.fd, l.ur.bufs.Group())
 		sqe.SetRecvLimit(l.ur.recvLimit)
 		u.recv = true
 	case !want && u.recv && !u.cancelling:
-		l.cancel(c, urData(urRecv, c.fd))
+		l.cancel(c, urData(urRecv, c.slot))
 	}
 }
 
@@ -172,8 +172,8 @@ func (l *loop) cancel(c *evConn, target uint64) {
 	if err != nil {
 		return // the connection closes with the ring
 	}
-	sqe.PrepCancel(urData(urCancel, c.fd), target, 0)
-	if target == urData(urRecv, c.fd) {
+	sqe.PrepCancel(urData(urCancel, c.slot), target, 0)
+	if target == urData(urRecv, c.slot) {
 		c.ur.cancelling = true
 	}
 }
@@ -345,7 +345,7 @@ func (l *loop) sendLocked(c *evConn) error {
 		p = p[:min(len(p), maxSend)]
 		s.pin.Pin(&p[0]) // the kernel reads p until the completion
 		s.bufs, u.sending = 1, int32(len(p))
-		sqe.PrepSend(urData(urSend, c.fd), c.fd, p, unix.MSG_NOSIGNAL)
+		sqe.PrepSend(urData(urSend, c.slot), c.fd, p, unix.MSG_NOSIGNAL)
 		return nil
 	}
 	// Several buffers go in one sendmsg. With one buffer per send, a full
@@ -376,7 +376,7 @@ func (l *loop) sendLocked(c *evConn) error {
 	u.sending = int32(total)
 	s.msg = unix.Msghdr{Iov: &s.iov[0]}
 	s.msg.SetIovlen(s.bufs)
-	sqe.PrepSendmsg(urData(urSend, c.fd), c.fd, &s.msg, unix.MSG_NOSIGNAL)
+	sqe.PrepSendmsg(urData(urSend, c.slot), c.fd, &s.msg, unix.MSG_NOSIGNAL)
 	return nil
 }
 
@@ -390,7 +390,7 @@ func (l *loop) awaitRoomLocked(c *evConn) error {
 	if err != nil {
 		return err
 	}
-	sqe.PrepPollAdd(urData(urRoom, c.fd), c.fd, unix.POLLOUT)
+	sqe.PrepPollAdd(urData(urRoom, c.slot), c.fd, unix.POLLOUT)
 	c.ur.awaitOut = true
 	return nil
 }
@@ -467,7 +467,7 @@ func (l *loop) retire(c *evConn) {
 			// for a peer that does not read.
 			u.closing = true
 			if sqe, err := l.ur.ring.NextSQE(); err == nil {
-				sqe.PrepCancelFD(urData(urCancel, c.fd), c.fd, uring.CancelAll)
+				sqe.PrepCancelFD(urData(urCancel, c.slot), c.fd, uring.CancelAll)
 			}
 		}
 		return // their completions call retire again
@@ -478,7 +478,7 @@ func (l *loop) retire(c *evConn) {
 	u.dropHeld()
 	unix.Close(c.fd)
 	if c.registered {
-		l.conns[c.fd] = nil
+		l.removeConn(c)
 	}
 	c.mu.Lock()
 	l.ur.endSend(u) // a send left by a broken ring, whose close ended it

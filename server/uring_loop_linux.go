@@ -49,8 +49,8 @@ import (
 // send, costs no system call.
 
 // Request kinds, in the top half of a request's user data; the bottom half
-// is the connection's descriptor, which stays open until every request on
-// it has completed (see uringConn), so it names one connection.
+// is the connection's slot in the loop's table, which it keeps until every
+// request on it has completed (see retire), so it names one connection.
 const (
 	urWake uint64 = iota + 1
 	urRecv
@@ -59,7 +59,7 @@ const (
 	urCancel
 )
 
-func urData(kind uint64, fd int) uint64 { return kind<<32 | uint64(uint32(fd)) }
+func urData(kind uint64, slot int32) uint64 { return kind<<32 | uint64(uint32(slot)) }
 
 // uringLoop is what a uring loop has beyond an epoll loop's fields. All of
 // it belongs to the loop goroutine but sleeping.
@@ -216,7 +216,7 @@ func (l *loop) armWaker() error {
 
 // complete handles one completion.
 func (l *loop) complete(cqe *uring.CQE) error {
-	kind, fd := cqe.UserData>>32, int(uint32(cqe.UserData))
+	kind, slot := cqe.UserData>>32, int32(uint32(cqe.UserData))
 	if kind == urWake {
 		// The tasks it announces run at the top of the turn.
 		return l.armWaker()
@@ -230,10 +230,10 @@ func (l *loop) complete(cqe *uring.CQE) error {
 			return err
 		}
 	}
-	if kind == urCancel || fd >= len(l.conns) || l.conns[fd] == nil {
+	c := l.conns[slot]
+	if kind == urCancel || c == nil {
 		return nil
 	}
-	c := l.conns[fd]
 	switch kind {
 	case urRecv:
 		l.received(c, cqe, in)
