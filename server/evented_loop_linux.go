@@ -43,12 +43,14 @@ type loop struct {
 
 	// Owned by the loop goroutine.
 	// conns are the loop's connections by slot (evConn.slot), the number
-	// its epoll events and ring requests carry: nil where a slot is free,
-	// and free holds those. Slots, not descriptors, so that a loop's table
-	// is as long as its own connections, where one indexed by descriptor
-	// spans every loop's.
+	// its epoll events and ring requests carry: nil where a slot is free.
+	// free holds the free slots, and freed those freed this turn, which
+	// are reused only from the next (see removeConn). Slots, not
+	// descriptors, so that a loop's table is as long as its own
+	// connections, where one indexed by descriptor spans every loop's.
 	conns     []*evConn
 	free      []int32
+	freed     []int32
 	count     int
 	events    []unix.EpollEvent
 	again     []*evConn // read again without waiting for an edge
@@ -219,10 +221,14 @@ func (l *loop) run() {
 }
 
 // endTurn is the end of a loop's turn, after the events (or completions)
-// it woke for: reads to make again, input waiting for a pool worker,
-// handshakes waiting for one, and the sweep. It reports whether the loop
-// is to exit.
+// it woke for: the slots freed during them, reads to make again, input
+// waiting for a pool worker, handshakes waiting for one, and the sweep. It
+// reports whether the loop is to exit.
 func (l *loop) endTurn() bool {
+	if len(l.freed) > 0 {
+		l.free = append(l.free, l.freed...)
+		l.freed = l.freed[:0]
+	}
 	if len(l.again) > 0 {
 		again := l.again
 		l.again = nil
@@ -412,12 +418,12 @@ func (l *loop) addConn(c *evConn) {
 	l.conns = append(l.conns, c)
 }
 
-// removeConn frees c's slot. Only once nothing the kernel holds names it:
-// for epoll, the descriptor is closed or about to be in the same turn (a
-// stale event in this turn's batch finds nil, or at worst a new
-// connection, for which it is a spurious wake-up); for the ring, every
-// request on c has completed.
+// removeConn frees c's slot, for reuse from the next turn: an event for
+// c later in this turn's epoll batch then finds nil, where a connection
+// registered in between (by a task the same batch ran) would take c's
+// hang-up for its own. A ring request names the slot until its
+// completion, and a uring connection is removed only after its last.
 func (l *loop) removeConn(c *evConn) {
 	l.conns[c.slot] = nil
-	l.free = append(l.free, c.slot)
+	l.freed = append(l.freed, c.slot)
 }
