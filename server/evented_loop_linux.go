@@ -225,10 +225,7 @@ func (l *loop) run() {
 // waiting for a pool worker, handshakes waiting for one, and the sweep. It
 // reports whether the loop is to exit.
 func (l *loop) endTurn() bool {
-	if len(l.freed) > 0 {
-		l.free = append(l.free, l.freed...)
-		l.freed = l.freed[:0]
-	}
+	l.reuseFreed()
 	if len(l.again) > 0 {
 		again := l.again
 		l.again = nil
@@ -426,4 +423,10 @@ func (l *loop) addConn(c *evConn) {
 func (l *loop) removeConn(c *evConn) {
 	l.conns[c.slot] = nil
 	l.freed = append(l.freed, c.slot)
+}
+
+// reuseFreed makes the slots freed this turn free for the next.
+func (l *loop) reuseFreed() {
+	l.free = append(l.free, l.freed...)
+	l.freed = l.freed[:0]
 }
