@@ -216,7 +216,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 1, "run the matrix this many times, rotating the order of each workload's cells, and report each cell's median round with the range of its msg/s (conn/s, RSS per conn) over the rounds")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of bench itself (the load generator) to this file")
 	cfg.tls = modeOff
-	fs.IntVar(&cfg.loops, "loops", 0, "event loops of the evented engines, gnet and nbio (0: each one's default, one per CPU)")
+	fs.IntVar(&cfg.loops, "loops", 0, "event loops of the evented engines, gnet and nbio (0: each one's default: one per CPU, and one fewer for uring)")
 	fs.Func("external", "NAME=COMMAND: an outside echo server to run as engine NAME, started as COMMAND PORT (it binds 127.0.0.1:PORT and prints nothing), such as the C calibration servers; repeatable", func(v string) error {
 		name, command, ok := strings.Cut(v, "=")
 		if !ok || name == "" || command == "" || slices.Contains(engines, name) {

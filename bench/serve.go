@@ -45,7 +45,7 @@ func serve(args []string) error {
 	network := fs.String("network", "", "tcp, or udp for the UDP echo servers (packet, net); default udp for packet, tcp for the others")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	bufSize := fs.Int("bufsize", 64<<10, "read buffer size in bytes; 0: the tuner picks (sockpool engines)")
-	loops := fs.Int("loops", 0, "event loops of the evented engines (0: GOMAXPROCS)")
+	loops := fs.Int("loops", 0, "event loops of the evented engines (0: the engine's default, see server.Server.Loops)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (for profiling one engine by hand)")
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
 	keyFile := fs.String("tls-key", "", "the private key of -tls-cert")

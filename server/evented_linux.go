@@ -3,7 +3,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"net"
 	"reflect"
@@ -29,7 +28,7 @@ type evented struct {
 // evented engine on completion-based loops (uring_loop_linux.go).
 func newEvented(s *Server) (engine, error) {
 	e := &evented{srv: s}
-	for i := range cmp.Or(s.Loops, runtime.GOMAXPROCS(0)) {
+	for i := range s.loopCount() {
 		l, err := newLoop(e, i)
 		if err == nil && s.Engine == Uring {
 			// A ring is set up on the thread that will use it, so
@@ -187,4 +186,16 @@ func (e *evented) listenReusePort(network, addr string) ([]net.Listener, error) 
 		lns = append(lns, ln)
 	}
 	return lns, nil
+}
+
+// loopCount is the number of loops the engine runs (see Server.Loops).
+func (s *Server) loopCount() int {
+	if s.Loops > 0 {
+		return s.Loops
+	}
+	n := runtime.GOMAXPROCS(0)
+	if s.Engine == Uring {
+		n = max(1, n-1)
+	}
+	return n
 }

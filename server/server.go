@@ -157,8 +157,13 @@ type Server struct {
 	// it in seconds, not in hundreds of milliseconds.
 	WriteTimeout time.Duration
 
-	// Loops is the number of event loops of the Evented engine, each on its
-	// own goroutine with its own epoll instance. Default GOMAXPROCS.
+	// Loops is the number of event loops of the Evented, EventedPool and
+	// Uring engines, each on its own goroutine with its own epoll instance
+	// or ring. Default GOMAXPROCS, and for Uring one fewer (at least one):
+	// a uring loop is locked to its thread and keeps its P through its
+	// waits, so with a loop on every P the rest of the program (accepts,
+	// timers, the collector, the pool) gets a P only by a hand-off between
+	// threads. docs/benchmarks.md has the measurements.
 	Loops int
 
 	// ReusePort makes ListenAndServe open one SO_REUSEPORT listening socket

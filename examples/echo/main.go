@@ -57,7 +57,7 @@ func run(args []string) error {
 		logLevel = fs.String("log", "", "log to stderr at this level: debug, info, warn, error (default: silent)")
 	)
 	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux), evented-pool (handler on the worker pool) or uring (io_uring, handler on the loops, Linux 6.1+)")
-	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
+	fs.IntVar(&srv.Loops, "loops", 0, "evented, uring: event loops (0: the engine's default, see server.Server.Loops)")
 	fs.BoolVar(&srv.ReusePort, "reuseport", false, "evented: one SO_REUSEPORT listener per loop; also lets several processes share the port")
 	fs.IntVar(&srv.OutputLimit, "output-limit", 0, "evented: close a connection with more output than this queued, in bytes (0: 64 MiB)")
 	fs.IntVar(&srv.ReadBufferSize, "bufsize", 0, "read buffer size in bytes, rounded up to a power of two; 0: the tuner picks per connection")

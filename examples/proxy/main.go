@@ -72,7 +72,7 @@ func run(args []string) error {
 	fs.BoolVar(&p.sendProxy, "send-proxy", false, "begin each upstream connection with a PROXY protocol v2 header naming the client")
 	fs.DurationVar(&p.dialTimeout, "dial-timeout", 5*time.Second, "how long connecting to the upstream may take")
 	fs.TextVar(&srv.Engine, "engine", defaultEngine, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux), evented-pool (handler on the worker pool) or uring (io_uring, handler on the loops, Linux 6.1+)")
-	fs.IntVar(&srv.Loops, "loops", 0, "evented engines: event loops (0: GOMAXPROCS)")
+	fs.IntVar(&srv.Loops, "loops", 0, "evented engines: event loops (0: the engine's default, see server.Server.Loops)")
 	// A fixed 16 KiB, HAProxy's tune.bufsize: the evented engines tune one
 	// size per loop, from the reads of both sides of every pair it runs,
 	// and a proxy's small replies pulled it down to 512 B, under the

@@ -70,7 +70,7 @@ func run(args []string) error {
 	fs.IntVar(&lim.maxArgs, "max-args", defaultMaxArgs, "most arguments in one request; a request announcing more closes the connection")
 	fs.Var(sizeFlag{&lim.maxQuery}, "client-query-buffer-limit", "most input kept for one command in progress, a `size` of at most 2gb; more closes the connection")
 	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded or evented (Linux)")
-	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
+	fs.IntVar(&srv.Loops, "loops", 0, "evented, uring: event loops (0: the engine's default, see server.Server.Loops)")
 	fs.IntVar(&srv.ReadBufferSize, "bufsize", server.DefaultReadBufferSize, "read buffer size in bytes, rounded up to a power of two")
 	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once")
 	if err := fs.Parse(args); err != nil {

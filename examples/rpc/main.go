@@ -58,7 +58,7 @@ func run(args []string) error {
 		logLevel = fs.String("log", "", "log to stderr at this level: debug, info, warn, error (default: silent)")
 	)
 	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux) or evented-pool (handler on the worker pool)")
-	fs.IntVar(&srv.Loops, "loops", 0, "evented: event loops (0: GOMAXPROCS)")
+	fs.IntVar(&srv.Loops, "loops", 0, "evented, uring: event loops (0: the engine's default, see server.Server.Loops)")
 	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once")
 	fs.DurationVar(&srv.IdleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines running methods, for all connections (0: the pool's default)")

@@ -2,7 +2,10 @@
 
 package server
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 // TestConnSlots: a loop's table gives each connection a slot of its own,
 // reuses a freed slot, and only from the turn after the one that freed it.
@@ -70,5 +73,28 @@ func TestConnSlots(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoopCount: Loops when set; by default one loop per P, and one fewer
+// (at least one) for Uring, whose loops hold their threads.
+func TestLoopCount(t *testing.T) {
+	p := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		engine Engine
+		loops  int
+		want   int
+	}{
+		{Evented, 0, p},
+		{EventedPool, 0, p},
+		{Uring, 0, max(1, p-1)},
+		{Evented, 3, 3},
+		{Uring, 3, 3},
+		{Uring, 1, 1},
+	} {
+		s := &Server{Engine: tc.engine, Loops: tc.loops}
+		if got := s.loopCount(); got != tc.want {
+			t.Errorf("%v with Loops %d: %d loops at GOMAXPROCS %d, want %d", tc.engine, tc.loops, got, p, tc.want)
+		}
 	}
 }
