@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -192,7 +193,15 @@ func TestPauseReading(t *testing.T) {
 				sc.ResumeReading()
 				sc.ResumeReading()
 				if err := <-fill.done; err != nil {
-					t.Fatalf("write after resume: %v", err)
+					why := "still open"
+					select {
+					case cerr := <-h.closed:
+						why = fmt.Sprintf("closed: %v", cerr)
+					case <-time.After(time.Second):
+					}
+					n, _ := h.snapshot()
+					t.Fatalf("write after resume, %d of %d bytes sent, %d read: %v (server side %s, Stats %+v)",
+						fill.sent.Load(), total, n, err, why, srv.Stats())
 				}
 				waitFor(t, "every byte", func() bool { n, _ := h.snapshot(); return n == total })
 				h.mu.Lock()
