@@ -113,3 +113,34 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("idle row: %s", r)
 	}
 }
+
+// TestMarkdownPlacementNote checks that an unpinned run with one-connection
+// cells says their figures depend on where the threads ran, and that no
+// other run does.
+func TestMarkdownPlacementNote(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		conns int
+		pin   string
+		want  bool
+	}{
+		{"one connection, unpinned", 1, "", true},
+		{"one connection, pinned", 1, "1/1", false},
+		{"fifty connections, unpinned", 50, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rep := &report{Command: "go run ./bench", Warmup: "1s", Duration: "3s", Pin: tt.pin, Machine: machineInfo{CPU: "cpu", Cores: 2},
+				Results: []result{{Kind: kindEcho, Engine: "evented", Size: 64, Conns: tt.conns, Status: statusOK, MsgsPerSec: 1000}}}
+			var buf bytes.Buffer
+			if err := writeMarkdown(&buf, rep); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(buf.String(), placementNote); got != tt.want {
+				t.Errorf("placement note shown: %v, want %v, in:\n%s", got, tt.want, buf.String())
+			}
+		})
+	}
+}

@@ -12,6 +12,13 @@ import (
 // dash stands for a figure a cell does not have.
 const dash = "—"
 
+// placementNote heads an unpinned run with one-connection cells: there a
+// message wakes the other side's thread, and whether the two share a CPU
+// decides the cell (on a 2-vCPU VM, 10x apart in msg/s for every engine,
+// C loops included; docs/benchmarks.md, "One connection is a placement
+// lottery").
+const placementNote = "unpinned: a one-connection cell measures whether the scheduler put the server's thread and the client's on one CPU (up to 10x apart in msg/s) more than the engine; compare those cells with -pin, e.g. 1/1 and 0/1"
+
 // writeMarkdown writes the run's facts and its results as Markdown tables:
 // one for echo cells, one for handshake cells, one for idle-connection
 // cells, then the engines side by side and the buffer-tuning table when
@@ -42,6 +49,9 @@ func writeMarkdown(w io.Writer, rep *report) error {
 		latency = fmt.Sprintf("%d messages in flight per connection (-pipeline), msg/s counts messages and latency is per message, from its write to its echo", echo[0].Pipeline)
 	}
 	fmt.Fprintf(&b, "each echo cell: %s warm-up, then a %s window; MB/s is payload one way (10^6 B); %s; client CPU is the bench process's CPU per wall second (100%% = one core)\n", rep.Warmup, rep.Duration, latency)
+	if rep.Pin == "" && slices.ContainsFunc(echo, func(r result) bool { return r.Conns == 1 }) {
+		b.WriteString(placementNote + "\n")
+	}
 	if rep.Rounds > 1 {
 		fmt.Fprintf(&b, "%d rounds: each row is its cell's median round (by msg/s, conn/s or RSS per conn), whose range over the rounds follows in brackets; msg/srv-CPU-s (conn/srv-CPU-s) is the median of every round's, with its own range\n", rep.Rounds)
 	}
