@@ -9,6 +9,7 @@
 //	go run ./bench -sizes '' -idle 1000,10000        # only the idle-connection cells
 //	go run ./bench -report bench/results/<run>/results.json   # print an earlier run's table, redraw its charts
 //	go run ./bench -pin 0/1 -cpuprofile gen.prof     # server on CPU 0, bench on CPU 1; profile the generator
+//	go run ./bench -conns 1 -pin 1/1                 # one connection, server and bench on one CPU: unpinned, placement decides such a cell
 //	go run ./bench -tune -sizes 64k -conns 5         # sweep read-buffer sizes for one workload; recommends one
 //	go run ./bench -tls=both -sizes 1k,64k -conns 50 -handshakes 8   # TLS against plain, and handshakes/s
 //	go run ./bench -engines evented,net -sizes 64 -conns 50,100 -rounds 5   # medians of 5 rounds, with ranges
