@@ -81,20 +81,6 @@ func (s *sink) check(t *testing.T) {
 	}
 }
 
-// firstDiff is the index of the first byte where got and want differ,
-// counting a byte beyond want's end as different, or -1.
-func firstDiff(got, want []byte) int {
-	if bytes.Equal(got, want) {
-		return -1
-	}
-	for i := range got {
-		if i >= len(want) || got[i] != want[i] {
-			return i
-		}
-	}
-	return len(got)
-}
-
 // filler writes msg to a connection from a goroutine of its own, counting
 // what went, so that a test can see the server stop taking bytes without a
 // write deadline (which would leave a TLS client broken for good).

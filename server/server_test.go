@@ -170,11 +170,22 @@ func checkEcho(t testing.TB, got, want []byte) {
 	if len(got) != len(want) {
 		t.Fatalf("echo has %d bytes, want %d", len(got), len(want))
 	}
+	i := firstDiff(got, want)
+	t.Fatalf("echo differs at byte %d of %d: got %#x want %#x", i, len(want), got[i], want[i])
+}
+
+// firstDiff is the index of the first byte where got and want differ,
+// counting a byte beyond want's end as different, or -1.
+func firstDiff(got, want []byte) int {
+	if bytes.Equal(got, want) {
+		return -1
+	}
 	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("echo differs at byte %d of %d: got %#x want %#x", i, len(want), got[i], want[i])
+		if i >= len(want) || got[i] != want[i] {
+			return i
 		}
 	}
+	return len(got)
 }
 
 // waitFor polls cond until it holds or the deadline passes.
