@@ -13,6 +13,7 @@
 //	go run ./bench -tune -sizes 64k -conns 5         # sweep read-buffer sizes for one workload; recommends one
 //	go run ./bench -tls=both -sizes 1k,64k -conns 50 -handshakes 8   # TLS against plain, and handshakes/s
 //	go run ./bench -engines evented,net -sizes 64 -conns 50,100 -rounds 5   # medians of 5 rounds, with ranges
+//	go run ./bench -engines evented,gnet,threaded,net -rounds 5 -compare evented/gnet,threaded/net   # ratios paired by round
 //	go run ./bench -engines evented,gnet,c -external c=/tmp/cal/epoll_echo -loops 1   # one loop each, against a C loop
 //	go run ./bench -udp -engines packet,net,gnet -sizes 64,1k -conns 1,50   # UDP echo: packet.Server, net and gnet
 //	go run ./bench -sizes '' -file 64m -conns 1,8 -engines threaded,evented,net   # file serving: sendfile against read+write
@@ -75,6 +76,15 @@
 // column per engine, once for msg/s and once for msg/srv-CPU-s, each
 // engine at its fastest read buffer for that workload and the best of each
 // row in bold; a starved or failed engine says so instead of a number.
+//
+// -compare A/B (a comma list of pairs) adds a table of ratios for each
+// pair and workload, and for the pair's TLS and UDP cells when the run has
+// them: A's msg/s and msg/srv-CPU-s over B's, taken within each round and
+// then summarised as their median and range, and the rounds in which A was
+// at least as efficient as B. A machine whose speed drifts over a run
+// moves both engines of a round alike, so these ratios are steadier than a
+// ratio of the two medians. Each engine's cell is the one the side-by-side
+// table shows.
 //
 // An idle cell (-idle) opens that many connections, makes each echo one
 // checked message so that each is known to be served, and reports the

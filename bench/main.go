@@ -74,6 +74,7 @@ type config struct {
 	udp        string // modeOff, modeOn or modeBoth: echo cells over UDP
 	handshakes []int  // handshake cells: concurrent clients
 	loops      int    // event loops of the evented engines and the peers; 0: their default
+	compare    []pair // engines whose ratios are shown paired by round
 	// external are servers from outside the project (the calibration echo
 	// servers in C), by name: a command that takes the port to listen on
 	// (127.0.0.1) as its one argument and prints nothing.
@@ -105,6 +106,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.report != "" {
 		rep, err := readJSON(cfg.report)
+		if err == nil && cfg.compare != nil {
+			rep.Compare = pairNames(cfg.compare)
+		}
 		if err == nil {
 			err = writeMarkdown(stdout, rep)
 		}
@@ -233,6 +237,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(modeFlag{&cfg.udp}, "udp", "run the echo cells over UDP: each of -conns client sockets sends a datagram of -sizes bytes (at most 65507) and waits for its echo, which is counted lost after 1 s: -udp, or -udp=both for TCP and UDP side by side; engines with UDP: "+strings.Join(udpEngines, ", ")+" (others are reported unavailable)")
 	fileList := fs.String("file", "", "file cells: file sizes, comma-separated (k and m suffixes, e.g. 64m); each of -conns connections downloads the file over and over, every byte checked, sent by each engine with Conn.SendFile (net: io.Copy, sendfile(2) too) and by ReadAt+Write (copy); sockpool's engines and net only")
 	handshakeList := fs.String("handshakes", "", "handshake cells: concurrent clients, comma-separated; each client loops over new connection, full TLS handshake, one 64-byte echo, close, and again with session resumption")
+	compareList := fs.String("compare", "", "A/B pairs of engines, comma-separated (e.g. evented/gnet,threaded/net): after the tables, A's msg/s and msg/srv-CPU-s over B's taken round by round, their median and range; with -report, for an earlier run")
 	fs.StringVar(&cfg.pinText, "pin", "", "pin the server and the client (bench) to CPU sets, SERVER/CLIENT, e.g. 0/1 or 0-1/2-3 (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -281,6 +286,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.pin, err = parsePin(cfg.pinText); err != nil {
 		return nil, err
+	}
+	if cfg.compare, err = parsePairs(*compareList); err != nil {
+		return nil, err
+	}
+	if cfg.report == "" { // an earlier run's engines are known only once its report is read
+		for _, p := range cfg.compare {
+			for _, e := range []string{p.a, p.b} {
+				if !slices.Contains(cfg.engines, e) {
+					return nil, fmt.Errorf("-compare %s: %s is not in -engines", p, e)
+				}
+			}
+		}
 	}
 	if cfg.pipeline < 1 || cfg.pipeline > maxPipeline {
 		return nil, fmt.Errorf("-pipeline: %d is out of range [1, %d]", cfg.pipeline, maxPipeline)

@@ -190,6 +190,7 @@ func runMatrix(ctx context.Context, cfg *config, args []string, stderr io.Writer
 		Warmup:   cfg.warmup.String(),
 		Duration: cfg.duration.String(),
 		Machine:  readMachine(),
+		Compare:  pairNames(cfg.compare),
 	}
 	if err := writeFile(filepath.Join(cfg.out, "command.txt"), func(w io.Writer) error {
 		_, err := fmt.Fprintln(w, rep.Command)

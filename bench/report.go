@@ -126,15 +126,17 @@ func echoWorkloads(results []result) []workload {
 
 // A report is a whole run: what results.json holds.
 type report struct {
-	Command  string        `json:"command"`
-	Started  time.Time     `json:"started"`
-	Warmup   string        `json:"warmup"`
-	Pin      string        `json:"pin,omitempty"` // -pin SERVER/CLIENT CPU lists
-	Duration string        `json:"duration"`
-	Rounds   int           `json:"rounds,omitempty"` // -rounds, when over 1
-	Machine  machineInfo   `json:"machine"`
-	Results  []result      `json:"results"`
-	Elapsed  time.Duration `json:"elapsed_ns"`
+	Command  string    `json:"command"`
+	Started  time.Time `json:"started"`
+	Warmup   string    `json:"warmup"`
+	Pin      string    `json:"pin,omitempty"` // -pin SERVER/CLIENT CPU lists
+	Duration string    `json:"duration"`
+	Rounds   int       `json:"rounds,omitempty"` // -rounds, when over 1
+	// Compare is -compare's pairs, "A/B", whose ratios follow the tables.
+	Compare []string      `json:"compare,omitempty"`
+	Machine machineInfo   `json:"machine"`
+	Results []result      `json:"results"`
+	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
 // fillEcho sets r's figures from what the generator measured. A cell with

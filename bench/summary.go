@@ -23,26 +23,7 @@ func writeSummary(w io.Writer, results []result) error {
 	if len(engines) < 2 {
 		return nil
 	}
-	// pick is each engine's cell per workload: its fastest ok cell, else
-	// its first cell that says why there is none.
-	pick := make(map[workload]map[string]*result)
-	for i := range results {
-		r := &results[i]
-		if r.Kind != kindEcho {
-			continue
-		}
-		l := r.workload()
-		if pick[l] == nil {
-			pick[l] = make(map[string]*result)
-		}
-		cur := pick[l][r.Engine]
-		switch {
-		case cur == nil:
-			pick[l][r.Engine] = r
-		case r.Status == statusOK && (cur.Status != statusOK || r.MsgsPerSec > cur.MsgsPerSec):
-			pick[l][r.Engine] = r
-		}
-	}
+	pick := pickCells(results)
 
 	var b strings.Builder
 	b.WriteString("\n### Engines side by side\n\n")
@@ -77,12 +58,8 @@ func writeSummary(w io.Writer, results []result) error {
 					}
 				case r.Status == statusOK:
 					s = dash // a figure that could not be read (see the cell's note)
-				case r.Status == statusStarved:
-					s = "STARVED"
-				case r.Status == statusFailed:
-					s = "FAILED"
 				default:
-					s = r.Status
+					s = statusWord(r)
 				}
 				row = append(row, s)
 			}
@@ -91,4 +68,29 @@ func writeSummary(w io.Writer, results []result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// pickCells is each engine's cell per echo workload, the one the tables
+// show for it: its fastest ok cell, whatever its read buffer, else its
+// first cell that says why there is none.
+func pickCells(results []result) map[workload]map[string]*result {
+	pick := make(map[workload]map[string]*result)
+	for i := range results {
+		r := &results[i]
+		if r.Kind != kindEcho {
+			continue
+		}
+		l := r.workload()
+		if pick[l] == nil {
+			pick[l] = make(map[string]*result)
+		}
+		cur := pick[l][r.Engine]
+		switch {
+		case cur == nil:
+			pick[l][r.Engine] = r
+		case r.Status == statusOK && (cur.Status != statusOK || r.MsgsPerSec > cur.MsgsPerSec):
+			pick[l][r.Engine] = r
+		}
+	}
+	return pick
 }

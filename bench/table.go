@@ -150,6 +150,13 @@ func writeMarkdown(w io.Writer, rep *report) error {
 	if err := writeSummary(w, echo); err != nil {
 		return err
 	}
+	pairs, err := parsePairs(strings.Join(rep.Compare, ","))
+	if err != nil {
+		return err
+	}
+	if err := writePaired(w, echo, pairs); err != nil {
+		return err
+	}
 	// Read-buffer tuning is about TCP: a UDP cell runs at one buffer,
 	// udpBufSize, whatever -bufsizes says.
 	return writeTuning(w, slices.DeleteFunc(slices.Clone(echo), func(r result) bool { return r.UDP }))
@@ -322,4 +329,15 @@ func fileEff(r result) float64 {
 		files = r.EffMedian
 	}
 	return files * float64(r.Size) / 1e6
+}
+
+// statusWord is a cell's status as the tables write it.
+func statusWord(r *result) string {
+	switch r.Status {
+	case statusStarved:
+		return "STARVED"
+	case statusFailed:
+		return "FAILED"
+	}
+	return r.Status
 }
