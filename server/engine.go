@@ -91,6 +91,32 @@ func (e *Engine) UnmarshalText(b []byte) error {
 	return fmt.Errorf("sockpool/server: unknown engine %q (want %s)", b, strings.Join(engineNames[:], ", "))
 }
 
+// Supported reports whether e runs on this system: nil, or the error Serve
+// would return for it, which wraps ErrEngineUnsupported and names the
+// cause (for Uring also uring.ErrUnsupported, and the errno where there is
+// one). For Uring it sets up and closes a ring as a loop would, so it sees
+// what the kernel, kernel.io_uring_disabled or a seccomp filter refuses;
+// that is a few system calls, so ask once, before choosing. ThreadedSyscall
+// is supported everywhere: elsewhere than Linux it runs as Threaded.
+//
+// A program that wants io_uring where it works and epoll elsewhere asks
+// for that fallback itself:
+//
+//	engine := server.Uring
+//	if err := engine.Supported(); err != nil {
+//		log.Printf("%v; serving on evented", err)
+//		engine = server.Evented
+//	}
+func (e Engine) Supported() error {
+	switch e {
+	case Threaded, ThreadedSyscall:
+		return nil
+	case Evented, EventedPool, Uring:
+		return e.eventedSupported()
+	}
+	return fmt.Errorf("sockpool/server: unknown %v", e)
+}
+
 // evented reports whether e runs connections on event loops.
 func (e Engine) evented() bool { return e == Evented || e == EventedPool || e == Uring }
 

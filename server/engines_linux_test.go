@@ -13,7 +13,7 @@ func init() {
 	)
 	// Uring is a row where io_uring runs, and absent elsewhere, so that a
 	// system without it still passes; TestUringRow says why it is absent.
-	if uringUnavailable = uringAvailable(); uringUnavailable == nil {
+	if uringUnavailable = Uring.Supported(); uringUnavailable == nil {
 		engineCases = append(engineCases, engineCase{name: "uring", engine: Uring})
 	}
 }

@@ -10,11 +10,15 @@ import (
 	"github.com/sockpool/sockpool/internal/uring"
 )
 
-func newEvented(s *Server) (engine, error) {
-	if s.Engine == Uring {
-		return nil, fmt.Errorf("%w: %v: %w: it needs Linux (io_uring)", ErrEngineUnsupported, s.Engine, uring.ErrUnsupported)
+func newEvented(s *Server) (engine, error) { return nil, s.Engine.eventedSupported() }
+
+// eventedSupported is Supported for the engines on event loops: none runs
+// here.
+func (e Engine) eventedSupported() error {
+	if e == Uring {
+		return fmt.Errorf("%w: %v: %w: it needs Linux (io_uring)", ErrEngineUnsupported, e, uring.ErrUnsupported)
 	}
-	return nil, fmt.Errorf("%w: %v needs Linux (epoll)", ErrEngineUnsupported, s.Engine)
+	return fmt.Errorf("%w: %v needs Linux (epoll)", ErrEngineUnsupported, e)
 }
 
 // evented exists elsewhere only so that the server compiles; newEvented

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 
 	"github.com/sockpool/sockpool/server"
@@ -34,6 +35,23 @@ func ExampleServer() {
 
 	srv.Shutdown(context.Background())
 	// Output: hello
+}
+
+// ExampleEngine_Supported serves on io_uring where this system runs it,
+// and on epoll where it does not: a fallback the program asks for, since
+// a Server never falls back by itself.
+func ExampleEngine_Supported() {
+	engine := server.Uring
+	if err := engine.Supported(); err != nil {
+		log.Printf("%v; serving on evented", err)
+		engine = server.Evented
+	}
+	srv := &server.Server{
+		Addr:    "127.0.0.1:7000",
+		Engine:  engine,
+		Handler: server.HandlerFunc(func(c server.Conn, in []byte) { c.Write(in) }),
+	}
+	log.Fatal(srv.ListenAndServe())
 }
 
 // connCounter shows the optional OnOpen and OnClose methods.

@@ -3,14 +3,12 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -32,19 +30,6 @@ func TestUringRow(t *testing.T) {
 	}
 }
 
-// uringAvailable reports whether this system runs the uring engine.
-func uringAvailable() error {
-	s := &Server{Engine: Uring, Handler: echoHandler(), Loops: 1}
-	if err := s.init(); err != nil {
-		return err
-	}
-	// Shutdown, not Close: it returns once the loop has closed its ring,
-	// so that a test may then swap internal/uring's hooks.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.Shutdown(ctx)
-}
-
 // TestUringRefused: where io_uring_setup is refused, Serve returns an error
 // that wraps both ErrEngineUnsupported and uring.ErrUnsupported and names
 // the cause, and leaves nothing running (the package's goleak check).
@@ -63,6 +48,10 @@ func TestUringRefused(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
+			}
+			if serr := Uring.Supported(); !errors.Is(serr, ErrEngineUnsupported) || !errors.Is(serr, uring.ErrUnsupported) ||
+				!errors.Is(serr, tc.errno) || !strings.Contains(serr.Error(), tc.cause) {
+				t.Errorf("Uring.Supported() = %v, want ErrEngineUnsupported, uring.ErrUnsupported, %v and %s named", serr, tc.errno, tc.cause)
 			}
 			s := &Server{Engine: Uring, Handler: echoHandler(), Loops: 2}
 			err = s.Serve(ln)

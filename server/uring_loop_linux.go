@@ -137,6 +137,24 @@ func (u *uringLoop) setup(tuner *bufs.Tuner) error {
 	return nil
 }
 
+// eventedSupported is Supported for the engines on event loops: epoll is
+// always there; a ring is set up and closed, on a locked thread as a
+// loop's would be (see runRing), to see whether this system runs one.
+func (e Engine) eventedSupported() error {
+	if e != Uring {
+		return nil
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var u uringLoop
+	if err := u.setup(&bufs.Tuner{Start: DefaultReadBufferSize}); err != nil {
+		return newRingError(err)
+	}
+	u.ring.Close()
+	u.waker.Close()
+	return nil
+}
+
 // runRing is loop.run for a uring loop.
 func (l *loop) runRing() {
 	u := l.ur
