@@ -211,7 +211,9 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		c.outArmed = true
 		c.modifyLocked()
 	}
-	return total, lend && c.q.lent != nil, nil
+	// The flush may have written all of a lent p, and then released the
+	// emptied queue: c.q is nil, and there is nothing to wait for.
+	return total, lend && c.q != nil && c.q.lent != nil, nil
 }
 
 // lendLocked queues p without copying it; see writeLending.

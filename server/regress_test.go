@@ -169,3 +169,51 @@ func TestCloseWhileWaitingForWorker(t *testing.T) {
 		})
 	}
 }
+
+// TestLentWriteFlushedAtOnce pushes Writes larger than a queue chunk from a
+// goroutine of the handler's own to a client that reads all the while, at
+// a low WriteHighWater: on the evented engines such a Write lends its rest
+// to the queue, and the flush that follows can write all of it at once and
+// release the emptied queue, which once made the Write dereference a nil
+// queue (a panic that cut the connection). Every byte must arrive, in
+// order, and no Write may fail.
+func TestLentWriteFlushedAtOnce(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		const high, chunk, chunks = 16 << 10, 80 << 10, 400
+		var wg sync.WaitGroup
+		werr := make(chan error, 1)
+		msg := pattern(9, chunk)
+		srv := ec.configure(&Server{WriteHighWater: high, Handler: HandlerFunc(func(c Conn, in []byte) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range chunks {
+					if _, err := c.Write(msg); err != nil {
+						werr <- err
+						return
+					}
+				}
+			}()
+		})})
+		addr := serve(t, srv, "tcp")
+		c := dial(t, addr)
+		c.Write([]byte("go"))
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		got := make([]byte, chunk)
+		for i := range chunks {
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("chunk %d: %v (Stats %+v)", i, err, srv.Stats())
+			}
+			checkEcho(t, got, msg)
+		}
+		wg.Wait()
+		select {
+		case err := <-werr:
+			t.Fatal(err)
+		default:
+		}
+		if p := srv.Stats().Panics; p != 0 {
+			t.Fatalf("Stats.Panics = %d", p)
+		}
+	})
+}
