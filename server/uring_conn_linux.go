@@ -199,10 +199,12 @@ func (l *loop) received(c *evConn, cqe *uring.CQE, in []byte) {
 		case c.state == evReading:
 			u.eof = true // after the held input, when reading resumes
 		}
-	case err == unix.ECANCELED, err == unix.ENOBUFS, err == nil:
+	case err == unix.ECANCELED, err == unix.ENOBUFS, err == unix.EAGAIN, err == nil:
 		// Cancelled because reading stopped, the buffers ran out
-		// (recycled by now), or the recv took its limit: syncRecv below
-		// re-arms if it should.
+		// (recycled by now), the kernel gave up waiting on the
+		// non-blocking socket (as it has been seen to for a send, see
+		// sent), or the recv took its limit: syncRecv below re-arms if
+		// it should.
 	case err == unix.EINVAL && l.ur.recvLimit > 0:
 		// A kernel without the limit (see urRecvLimit): read without.
 		l.ur.recvLimit = 0
@@ -380,11 +382,12 @@ func (l *loop) sendLocked(c *evConn) error {
 	return nil
 }
 
-// awaitRoomLocked arms a poll for room in c's full socket, for the file
-// range at the head of later: sendfile(2) has no request of its own on the
-// ring that waits for room (a splice through a pipe would), so the range
-// goes as on the epoll loop, with the poll in place of EPOLLOUT. Its
-// completion (loop.writable) sends on.
+// awaitRoomLocked arms a poll for room in c's full socket: for the file
+// range at the head of later (sendfile(2) has no request of its own on the
+// ring that waits for room, a splice through a pipe would, so the range
+// goes as on the epoll loop, with the poll in place of EPOLLOUT), and for
+// a send the kernel refused with EAGAIN (see sent). Its completion
+// (loop.writable) sends on.
 func (l *loop) awaitRoomLocked(c *evConn) error {
 	sqe, err := l.ur.ring.NextSQE()
 	if err != nil {
@@ -450,6 +453,18 @@ func (l *loop) sent(c *evConn, cqe *uring.CQE) {
 	}
 	if cqe.Res >= 0 {
 		c.consumeLocked(int(cqe.Res))
+	} else if cqe.Err() == unix.EAGAIN {
+		// Nothing was sent: the kernel can end a send on a full
+		// non-blocking socket with EAGAIN instead of waiting for room
+		// (seen under load, in the proxy's relay test). The bytes stay
+		// queued and go, in order, once the socket has room (writable);
+		// closing here lost them.
+		err := l.awaitRoomLocked(c)
+		c.mu.Unlock()
+		if err != nil {
+			l.closeConn(c, err)
+		}
+		return
 	}
 	l.sendOn(c, cqe) // the rest, in order
 }

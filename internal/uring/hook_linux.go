@@ -1,6 +1,8 @@
 package uring
 
 import (
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,4 +34,69 @@ func RefuseIncremental() (restore func()) {
 		return real(fd, op, arg, n)
 	}
 	return func() { sysRegister = real }
+}
+
+// sendFaults is FailSends' state while it is in force, else nil.
+var sendFaults atomic.Pointer[faults]
+
+// faults are the sends FailSends is still to fail, and the user data of
+// those it has turned into no-ops, whose completions are yet to carry the
+// error.
+type faults struct {
+	mu     sync.Mutex
+	left   int
+	res    int32
+	posted map[uint64]int
+}
+
+// FailSends makes the next n sends submitted (PrepSend, PrepSendmsg), on
+// any Ring, send nothing and complete with -errno, as the kernel's own have
+// been seen to on a full non-blocking socket (unix.EAGAIN), until
+// restore, which reports how many it failed. Each such send is submitted
+// as a no-op whose completion's Res is then rewritten. It is for the tests
+// of packages built on this one, which must show that they survive what
+// the kernel may answer; it costs a Ring nothing while it is not in force.
+func FailSends(n int, errno unix.Errno) (restore func() (failed int)) {
+	f := &faults{left: n, res: -int32(errno), posted: map[uint64]int{}}
+	sendFaults.Store(f)
+	return func() int {
+		sendFaults.Store(nil)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return n - f.left
+	}
+}
+
+// beforeEnter turns the sends among the entries about to be submitted, up
+// to the count left, into no-ops.
+func (f *faults) beforeEnter(r *Ring, toSubmit uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := r.sq.next - toSubmit; i != r.sq.next && f.left > 0; i++ {
+		s := &r.sq.sqes[i&r.sq.mask]
+		if s.opcode == opSend || s.opcode == opSendmsg {
+			*s = SQE{opcode: opNop, userData: s.userData}
+			f.posted[s.userData]++
+			f.left--
+		}
+	}
+}
+
+// afterEnter gives the no-ops' completions, which a no-op posts within the
+// enter that submits it, the error.
+func (f *faults) afterEnter(r *Ring) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.posted) == 0 {
+		return
+	}
+	for i := *r.cq.head; i != atomic.LoadUint32(r.cq.tail); i++ {
+		c := &r.cq.cqes[i&r.cq.mask]
+		if f.posted[c.UserData] > 0 && c.Res == 0 {
+			c.Res = f.res
+			if f.posted[c.UserData]--; f.posted[c.UserData] == 0 {
+				delete(f.posted, c.UserData)
+			}
+		}
+	}
 }

@@ -84,7 +84,14 @@ func (r *Ring) enter(minComplete, flags uint32, arg *geteventsArg) (int, error) 
 	if arg != nil {
 		argp, argSize = unsafe.Pointer(arg), unsafe.Sizeof(*arg)
 	}
+	f := sendFaults.Load() // a test's FailSends
+	if f != nil {
+		f.beforeEnter(r, toSubmit)
+	}
 	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFD), uintptr(toSubmit), uintptr(minComplete), uintptr(flags|r.enterFlags), uintptr(argp), argSize)
+	if f != nil {
+		f.afterEnter(r)
+	}
 	switch errno {
 	case 0:
 		return int(n), nil

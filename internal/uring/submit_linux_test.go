@@ -385,3 +385,47 @@ func TestPollAdd(t *testing.T) {
 		t.Errorf("the cancelled poll ended with %+v (%v), want ECANCELED", c, c.Err())
 	}
 }
+
+// TestFailSends: while FailSends is in force, its count of sends complete
+// with the error having sent nothing, and the sends after them, and every
+// other request, run as usual.
+func TestFailSends(t *testing.T) {
+	r := newRing(t, nil)
+	a, b := socketpair(t)
+	restore := FailSends(2, unix.EAGAIN)
+	defer func() {
+		if n := restore(); n != 2 {
+			t.Errorf("FailSends failed %d sends, want 2", n)
+		}
+	}()
+	msg := []byte("hello")
+	vec := []byte("world")
+	pin := new(runtime.Pinner)
+	defer pin.Unpin()
+	pin.Pin(&vec[0])
+	iov := []unix.Iovec{{Base: &vec[0]}}
+	iov[0].SetLen(len(vec))
+	pin.Pin(&iov[0])
+	hdr := &unix.Msghdr{Iov: &iov[0]}
+	hdr.SetIovlen(1)
+	pin.Pin(hdr)
+	for i, want := range []int32{-int32(unix.EAGAIN), -int32(unix.EAGAIN), int32(len(msg)), int32(len(vec))} {
+		if i%2 == 0 {
+			sqe(t, r).PrepSend(uint64(i), a, msg, unix.MSG_NOSIGNAL)
+		} else {
+			sqe(t, r).PrepSendmsg(uint64(i), a, hdr, unix.MSG_NOSIGNAL)
+		}
+		if c := waitOne(t, r); c.UserData != uint64(i) || c.Res != want {
+			t.Fatalf("send %d completed with %+v, want Res %d", i, c, want)
+		}
+	}
+	sqe(t, r).PrepNop(9) // not a send: untouched, though the count is spent
+	if c := waitOne(t, r); c.UserData != 9 || c.Res != 0 {
+		t.Fatalf("a nop completed with %+v", c)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Read(b, buf)
+	if err != nil || string(buf[:n]) != "helloworld" {
+		t.Fatalf("the peer read %q, %v; want only the two sends that ran", buf[:n], err)
+	}
+}
