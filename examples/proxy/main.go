@@ -2,8 +2,8 @@
 // connections, dials the upstream for each onto the same server's engine
 // (server.Dialer), and moves bytes both ways.
 //
-//	go run ./examples/proxy -addr 127.0.0.1:7100 -upstream 127.0.0.1:6379   # evented on Linux
-//	go run ./examples/proxy -upstream 127.0.0.1:6379 -engine uring -loops 4
+//	go run ./examples/proxy -addr 127.0.0.1:7100 -upstream 127.0.0.1:6379   # uring where io_uring runs, else evented
+//	go run ./examples/proxy -upstream 127.0.0.1:6379 -engine evented -loops 4
 //	go run ./examples/proxy -upstream 10.0.0.5:80 -send-proxy    # PROXY protocol v2 to the upstream
 //	go run ./examples/proxy -upstream 127.0.0.1:6379 -max-conns 2000 -metrics-addr 127.0.0.1:9100
 //
@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/sockpool/sockpool/examples/internal/servercmd"
@@ -34,12 +33,18 @@ import (
 	"github.com/sockpool/sockpool/server"
 )
 
-// defaultEngine is Evented where it runs: the proxy's handlers never
-// block, and relaying on the loop costs no goroutine hand-off per message
-// (docs/bench/proxy/results.txt has each engine's requests/s).
+// defaultEngine is the proxy's cheapest engine this system runs: Uring,
+// else Evented, else (off Linux) Threaded. Its handlers never block, so
+// relaying on a loop costs no goroutine hand-off per message, and uring
+// spent the least CPU per request and relayed the most requests of the
+// proxy's engines (docs/benchmarks.md, "An L4 proxy"). Asking is the
+// fallback made explicit: -engine uring where io_uring is refused fails
+// with the reason, as a Server does.
 var defaultEngine = func() server.Engine {
-	if runtime.GOOS == "linux" {
-		return server.Evented
+	for _, e := range []server.Engine{server.Uring, server.Evented} {
+		if e.Supported() == nil {
+			return e
+		}
 	}
 	return server.Threaded
 }()
@@ -71,7 +76,7 @@ func run(args []string) error {
 	fs.StringVar(&p.upstream, "upstream", "127.0.0.1:6379", "the address to relay each connection to")
 	fs.BoolVar(&p.sendProxy, "send-proxy", false, "begin each upstream connection with a PROXY protocol v2 header naming the client")
 	fs.DurationVar(&p.dialTimeout, "dial-timeout", 5*time.Second, "how long connecting to the upstream may take")
-	fs.TextVar(&srv.Engine, "engine", defaultEngine, "engine: threaded, threaded-syscall (blocking reads, Linux), evented (epoll, handler on the loops, Linux), evented-pool (handler on the worker pool) or uring (io_uring, handler on the loops, Linux 6.1+)")
+	fs.TextVar(&srv.Engine, "engine", defaultEngine, "engine: uring (io_uring, handler on the loops, Linux 6.1+), evented (epoll, handler on the loops, Linux), evented-pool (handler on the worker pool), threaded or threaded-syscall (blocking reads, Linux); the default is uring where io_uring runs, else evented on Linux")
 	fs.IntVar(&srv.Loops, "loops", 0, "evented engines: event loops (0: the engine's default, see server.Server.Loops)")
 	// A fixed 16 KiB, HAProxy's tune.bufsize: the evented engines tune one
 	// size per loop, from the reads of both sides of every pair it runs,
