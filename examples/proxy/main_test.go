@@ -21,7 +21,6 @@ import (
 
 	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 	"github.com/sockpool/sockpool/proxyproto"
-	"github.com/sockpool/sockpool/server"
 )
 
 // TestMain lets the test binary stand in for the proxy command: run with
@@ -36,17 +35,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
-// engines are the proxy's -engine values that this system runs: uring only
-// where io_uring works.
-var engines = func() []string {
-	var out []string
-	for _, e := range []server.Engine{server.Threaded, server.ThreadedSyscall, server.Evented, server.EventedPool, server.Uring} {
-		if e.Supported() == nil {
-			out = append(out, e.String())
-		}
-	}
-	return out
-}()
+// engines are the proxy's -engine values that this system runs.
+var engines = cmdtest.Engines()
 
 // startProxy runs the proxy in front of upstream with args and waits for
 // its listening line.

@@ -130,7 +130,7 @@ func drive(network, addr string, seed uint64, n, size int, timeout time.Duration
 // connection's checker sends each message and checks its echo in OnData.
 func driveDialed(srv *server.Server, conf *tls.Config, network, addr string, seed uint64, n, size int, timeout time.Duration) error {
 	ck := &checker{seed: seed, n: n, r: rand.New(rand.NewPCG(seed, 1)), msg: make([]byte, size),
-		inline: srv.Engine == server.Evented, wrote: make(chan error, 1), done: make(chan error, 1)}
+		inline: srv.Engine == server.Evented || srv.Engine == server.Uring, wrote: make(chan error, 1), done: make(chan error, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c, err := (&server.Dialer{Server: srv, Handler: ck, TLSConfig: conf}).DialContext(ctx, network, addr)
@@ -138,7 +138,6 @@ func driveDialed(srv *server.Server, conf *tls.Config, network, addr string, see
 		return err
 	}
 	defer c.Close()
-	ck.next(c, false)
 	select {
 	case err := <-ck.done:
 		return err
@@ -163,14 +162,14 @@ type checker struct {
 	done    chan error
 }
 
-// next writes the next message; fromLoop says it is called from OnData.
-// Off an event loop a Write waits for the peer to take the bytes, and the
+// next writes the next message, from OnOpen or OnData. Off an event loop
+// a Write waits for the peer to take the bytes, and the
 // peer's echo of a message larger than the socket buffers would fill ours
 // meanwhile: the Write runs on a goroutine of its own, as in drive, and
 // the next message is made only once the echo is complete and that Write
 // has returned (the kernel's having sent the bytes orders nothing for the
 // race detector).
-func (ck *checker) next(c server.Conn, fromLoop bool) {
+func (ck *checker) next(c server.Conn) {
 	if ck.pending {
 		ck.pending = false
 		if err := <-ck.wrote; err != nil {
@@ -182,7 +181,7 @@ func (ck *checker) next(c server.Conn, fromLoop bool) {
 		ck.msg[j] = byte(ck.r.Uint32())
 	}
 	ck.sent++
-	if ck.inline && fromLoop {
+	if ck.inline {
 		c.Write(ck.msg)
 		return
 	}
@@ -192,6 +191,11 @@ func (ck *checker) next(c server.Conn, fromLoop bool) {
 		ck.wrote <- err
 	}()
 }
+
+// OnOpen writes the first message. It runs where OnData will, so the
+// checker's state is only ever touched there (and by the Write goroutines
+// next starts, which it waits for).
+func (ck *checker) OnOpen(c server.Conn) { ck.next(c) }
 
 func (ck *checker) OnData(c server.Conn, in []byte) {
 	for len(in) > 0 {
@@ -214,7 +218,7 @@ func (ck *checker) OnData(c server.Conn, in []byte) {
 			ck.finish(c, fmt.Errorf("conn %d, message %d: more bytes than were sent", ck.seed, ck.sent-1))
 			return
 		}
-		ck.next(c, true)
+		ck.next(c)
 	}
 }
 

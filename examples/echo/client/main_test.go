@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sockpool/sockpool/examples/internal/cmdtest"
 	"github.com/sockpool/sockpool/server"
 )
 
@@ -18,9 +19,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 
 // engines are what the client runs its connections on: net, and every
-// sockpool engine dialed onto (threaded-syscall and the evented ones are
-// Linux's; elsewhere the Dialer reports them unsupported).
-var engines = []string{"net", "threaded", "threaded-syscall", "evented", "evented-pool"}
+// sockpool engine this system runs, dialed onto.
+var engines = append([]string{"net"}, cmdtest.Engines()...)
 
 // TestClientEngines runs the checked load of each client engine against an
 // echo server on each server engine.

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/sockpool/sockpool/server"
 	"time"
 )
 
@@ -122,4 +124,17 @@ func (c *Command) StderrMatch(t testing.TB, re *regexp.Regexp) string {
 			t.Fatalf("stderr never matched %s: %s", re, c.Stderr.String())
 		}
 	}
+}
+
+// Engines are the names of the server engines this system runs (see
+// server.Engine.Supported), in the order of their values, so that an
+// example's tests run a row for each, uring only where io_uring works.
+func Engines() []string {
+	var out []string
+	for e := server.Threaded; e <= server.Uring; e++ {
+		if e.Supported() == nil {
+			out = append(out, e.String())
+		}
+	}
+	return out
 }
