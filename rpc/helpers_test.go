@@ -34,6 +34,8 @@ type fixture struct {
 	release chan struct{} // closing it lets "block" calls return
 	started chan string   // "block" and "watch" calls report here
 	ctxErrs chan error    // "watch" reports its ctx's end here
+	// configure, if set, adjusts the server.Server serve makes.
+	configure func(*server.Server)
 }
 
 func newRPCServer(t *testing.T, cfg *rpc.ServerConfig) *fixture {
@@ -109,6 +111,9 @@ func newRPCServer(t *testing.T, cfg *rpc.ServerConfig) *fixture {
 func (fx *fixture) serve(t *testing.T, ec engineCase, addr string) (stop func()) {
 	t.Helper()
 	srv := &server.Server{Handler: fx.rs, Engine: ec.engine}
+	if fx.configure != nil {
+		fx.configure(srv)
+	}
 	var ln net.Listener
 	var err error
 	for deadline := time.Now().Add(waitTimeout); ; {

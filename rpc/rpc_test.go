@@ -17,6 +17,7 @@ import (
 
 	"github.com/sockpool/sockpool/frame"
 	"github.com/sockpool/sockpool/rpc"
+	"github.com/sockpool/sockpool/server"
 )
 
 func TestThousandConcurrentCalls(t *testing.T) {
@@ -586,6 +587,48 @@ func TestSaturatedPoolQueues(t *testing.T) {
 		close(fx.release)
 		if err := receive(t, "the blocking call's reply", blocked); err != nil {
 			t.Errorf("blocked call: %v", err)
+		}
+	})
+}
+
+// TestRequestsAfterCongestion sends a burst of calls whose replies pass a
+// low WriteHighWater, then waits for them all: on the inline engines the
+// frame.Handler stops decoding a read full of requests once the connection
+// is Congested and goes on in OnDrain, which the Server must pass on. It
+// once did not, and the requests after the pause waited for input that a
+// client waiting for their replies never sends.
+func TestRequestsAfterCongestion(t *testing.T) {
+	var _ server.DrainHandler = (*rpc.Server)(nil)
+	forEachEngine(t, func(t *testing.T, ec engineCase) {
+		fx := newRPCServer(t, nil)
+		fx.configure = func(s *server.Server) { s.WriteHighWater = 4 << 10 }
+		fx.serve(t, ec, "127.0.0.1:0")
+		c := dial(t, fx.addr, nil)
+		ctx := bounded(t)
+		const calls, size = 200, 16 << 10
+		errs := make(chan error, calls)
+		for i := range calls {
+			go func() {
+				req := make([]byte, size)
+				r := rand.New(rand.NewPCG(uint64(i), 7))
+				for j := range req {
+					req[j] = byte(r.Uint32())
+				}
+				resp, err := c.Call(ctx, "echo", req)
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("call %d: %w", i, err)
+				case !bytes.Equal(resp, req):
+					errs <- fmt.Errorf("call %d: %d bytes back, want %d, or they differ", i, len(resp), len(req))
+				default:
+					errs <- nil
+				}
+			}()
+		}
+		for range calls {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
 		}
 	})
 }

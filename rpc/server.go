@@ -163,6 +163,13 @@ func (s *Server) OnOpen(c server.Conn) { s.fh.OnOpen(c) }
 // OnData implements server.Handler.
 func (s *Server) OnData(c server.Conn, in []byte) { s.fh.OnData(c, in) }
 
+// OnDrain implements server.DrainHandler: on the inline engines the
+// frame.Handler stops decoding a read full of requests once the
+// connection is Congested, and goes on with the rest here, once its
+// replies have drained. Without it those requests waited for more input,
+// which a client waiting for their replies never sends.
+func (s *Server) OnDrain(c server.Conn) { s.fh.OnDrain(c) }
+
 // OnClose implements server.CloseHandler: it cancels the contexts of the
 // connection's calls and drops those still queued.
 func (s *Server) OnClose(c server.Conn, err error) { s.fh.OnClose(c, err) }
