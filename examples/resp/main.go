@@ -69,7 +69,7 @@ func run(args []string) error {
 	fs.Var(sizeFlag{&lim.maxBulk}, "max-bulk", "alias of -proto-max-bulk-len (a `size`)")
 	fs.IntVar(&lim.maxArgs, "max-args", defaultMaxArgs, "most arguments in one request; a request announcing more closes the connection")
 	fs.Var(sizeFlag{&lim.maxQuery}, "client-query-buffer-limit", "most input kept for one command in progress, a `size` of at most 2gb; more closes the connection")
-	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded or evented (Linux)")
+	fs.TextVar(&srv.Engine, "engine", server.Threaded, "engine: threaded, evented (epoll, Linux) or uring (io_uring, Linux 6.1+)")
 	fs.IntVar(&srv.Loops, "loops", 0, "evented, uring: event loops (0: the engine's default, see server.Server.Loops)")
 	fs.IntVar(&srv.ReadBufferSize, "bufsize", server.DefaultReadBufferSize, "read buffer size in bytes, rounded up to a power of two")
 	fs.IntVar(&srv.MaxConns, "max-conns", server.DefaultMaxConns, "most connections open at once")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +15,13 @@ import (
 
 // engines are the engines every socket test runs on.
 func engines() []server.Engine {
-	if runtime.GOOS == "linux" {
-		return []server.Engine{server.Threaded, server.Evented}
+	var out []server.Engine
+	for _, e := range []server.Engine{server.Threaded, server.Evented, server.Uring} {
+		if e.Supported() == nil {
+			out = append(out, e)
+		}
 	}
-	return []server.Engine{server.Threaded}
+	return out
 }
 
 // startServer runs the key-value server on a free loopback port until the

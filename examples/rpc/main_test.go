@@ -18,6 +18,7 @@ import (
 
 	"github.com/sockpool/sockpool/frame"
 	"github.com/sockpool/sockpool/rpc"
+	"github.com/sockpool/sockpool/server"
 )
 
 // TestMain lets the test binary stand in for the rpc command: run with
@@ -89,6 +90,12 @@ func TestRPCCommand(t *testing.T) {
 		{"evented", []string{"-addr", "127.0.0.1:0", "-engine", "evented", "-loops", "2"}},
 		{"evented-pool-unix", []string{"-network", "unix", "-addr", sock, "-engine", "evented-pool"}},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-workers", "8", "-max-concurrent", "4", "-max-message", "65536", "-frame-timeout", "5s", "-idle-timeout", "1m"}},
+	}
+	if server.Uring.Supported() == nil {
+		cases = append(cases, struct {
+			name string
+			args []string
+		}{"uring", []string{"-addr", "127.0.0.1:0", "-engine", "uring"}})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
