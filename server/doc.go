@@ -49,7 +49,8 @@
 //   - Uring (Linux 6.1+, new) is Evented on io_uring loops: multishot
 //     receives into a buffer ring each loop shares, and the turn's sends
 //     submitted with its wait. Where io_uring is refused Serve says why;
-//     nothing falls back. It is new: see Uring.
+//     nothing falls back (Engine.Supported asks first, for a program that
+//     chooses its own fallback). It is new: see Uring.
 //
 // # Read buffers
 //
