@@ -74,8 +74,8 @@ func fmtRatios(ratios []float64) string {
 // engines have a cell: the ratio a/b of msg/s and of msg/srv-CPU-s taken
 // in each round, then their median (the lower middle one for an even
 // count, as elsewhere) and range, and in how many rounds a's efficiency
-// was at least b's. The two engines of a workload run back to back in
-// every round, so a round's ratio cancels a drift of the machine's speed
+// was at least b's. The two engines of a workload run in the same round,
+// seconds apart, so a round's ratio cancels a drift of the machine's speed
 // over the run, which a ratio of the two medians does not. Each engine's
 // cell is the one the side-by-side table shows.
 func writePaired(w io.Writer, results []result, pairs []pair) error {

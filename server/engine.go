@@ -92,11 +92,14 @@ func (e *Engine) UnmarshalText(b []byte) error {
 }
 
 // Supported reports whether e runs on this system: nil, or the error Serve
-// would return for it, which wraps ErrEngineUnsupported and names the
-// cause (for Uring also uring.ErrUnsupported, and the errno where there is
-// one). For Uring it sets up and closes a ring as a loop would, so it sees
-// what the kernel, kernel.io_uring_disabled or a seccomp filter refuses;
-// that is a few system calls, so ask once, before choosing. ThreadedSyscall
+// would return for it. Where the system lacks what e needs, that error
+// wraps ErrEngineUnsupported and names the cause (for Uring also
+// uring.ErrUnsupported, and the errno where there is one); another setup
+// failure (out of descriptors or memory) is returned as it is. For Uring
+// it sets up and closes a ring, its buffer ring and its waker as a loop
+// does, so it sees what the kernel, kernel.io_uring_disabled or a seccomp
+// filter refuses; that is a few system calls, so ask once, before
+// choosing. ThreadedSyscall
 // is supported everywhere: elsewhere than Linux it runs as Threaded.
 //
 // A program that wants io_uring where it works and epoll elsewhere asks

@@ -20,9 +20,10 @@ import (
 // and is armed again, which bounds what can be held. Writing is one send
 // at a time, of the head of the output queue (up to maxIovecs buffers, as
 // the epoll loop's writev takes): its completion consumes what the kernel
-// took and sends the rest, so the bytes keep their order. A file range at
-// the head goes by sendfile(2) on the loop, with a poll for room when the
-// socket is full (awaitRoomLocked). A closing connection cancels its
+// took and sends the rest, so the bytes keep their order; a send the kernel
+// ends with EAGAIN, having sent nothing, waits for room (awaitRoomLocked)
+// and goes again. A file range at the head goes by sendfile(2) on the
+// loop, with the same poll for room when the socket is full. A closing connection cancels its
 // requests and closes its descriptor once none is in flight: until then
 // completions may still name it, and the kernel may still read the send's
 // buffer.
@@ -85,7 +86,7 @@ type uringConn struct {
 	eof        bool  // the peer's EOF arrived while reading was stopped
 	closing    bool  // closed: its requests are being cancelled
 	sendPosted bool  // a sendTask is posted for the connection (under mu)
-	awaitOut   bool  // a poll for room in the socket is armed, for a file range (under mu)
+	awaitOut   bool  // a poll for room in the socket is armed, for a file range or a refused send (under mu)
 	sending    int32 // bytes of the send in flight, from the head of out (under mu); 0: none
 
 	held *heldInput // input that arrived while reading was stopped, if any
