@@ -3,6 +3,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -127,41 +128,64 @@ func TestUringReadsFallBack(t *testing.T) {
 
 // TestUringSendRefused: a send the kernel completes with EAGAIN, having
 // sent nothing (seen on a full non-blocking socket under load), is sent
-// again once the socket has room: every
-// byte is echoed, in order, and the connection stays open. Until that
-// was handled the connection closed with "resource temporarily
-// unavailable", losing what was queued. Not parallel: uring.FailSends is
-// the process's.
+// again once the socket has room: every byte is echoed, in order, and the
+// connection stays open, plain and over TLS (whose records must keep
+// their order too). Until that was handled the connection closed with
+// "resource temporarily unavailable", losing what was queued. Not
+// parallel: uring.FailSends is the process's.
 func TestUringSendRefused(t *testing.T) {
 	if uringUnavailable != nil {
 		t.Skip(uringUnavailable)
 	}
-	srv := &Server{Engine: Uring, Loops: 1, Handler: echoHandler()}
-	addr := serve(t, srv, "tcp")
-	c := dial(t, addr)
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	restore := uring.FailSends(6, unix.EAGAIN)
-	failed := -1
-	defer func() {
-		if failed < 0 {
-			restore()
-		}
-	}()
-	// Small echoes go in one send; 512 KiB is queued in several buffers
-	// and goes in sendmsg gathers.
-	for i, size := range []int{100, 4096, 100, 512 << 10, 4096, 512 << 10, 100} {
-		msg := pattern(uint64(i), size)
-		go c.Write(msg)
-		got := make([]byte, size)
-		if _, err := io.ReadFull(c, got); err != nil {
-			t.Fatalf("echo %d (%d bytes): %v (Stats %+v)", i, size, err, srv.Stats())
-		}
-		checkEcho(t, got, msg)
-	}
-	if failed = restore(); failed == 0 {
-		t.Fatal("no send was refused: the test did not test")
-	}
-	if st := srv.Stats(); st.Active != 1 {
-		t.Errorf("Stats.Active = %d after %d refused sends, want the connection open", st.Active, failed)
+	srvConf, cliConf := tlsConfigs(t)
+	for _, tc := range []struct {
+		name string
+		conf *tls.Config
+	}{
+		{"plain", nil},
+		{"tls", srvConf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &Server{Engine: Uring, Loops: 1, Handler: echoHandler(), TLSConfig: tc.conf}
+			addr := serve(t, srv, "tcp")
+			var c net.Conn
+			if tc.conf != nil {
+				c = dialTLS(t, addr, cliConf)
+			} else {
+				c = dial(t, addr)
+			}
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			restore := uring.FailSends(6, unix.EAGAIN)
+			failed := -1
+			defer func() {
+				if failed < 0 {
+					restore()
+				}
+			}()
+			// Small echoes go in one send; 512 KiB is queued in several
+			// buffers and goes in sendmsg gathers.
+			for i, size := range []int{100, 4096, 100, 512 << 10, 4096, 512 << 10, 100} {
+				msg := pattern(uint64(i), size)
+				werr := make(chan error, 1)
+				go func() {
+					_, err := c.Write(msg)
+					werr <- err
+				}()
+				got := make([]byte, size)
+				if _, err := io.ReadFull(c, got); err != nil {
+					t.Fatalf("echo %d (%d bytes): %v (Stats %+v)", i, size, err, srv.Stats())
+				}
+				checkEcho(t, got, msg)
+				if err := <-werr; err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+			}
+			if failed = restore(); failed == 0 {
+				t.Fatal("no send was refused: the test did not test")
+			}
+			if st := srv.Stats(); st.Active != 1 {
+				t.Errorf("Stats.Active = %d after %d refused sends, want the connection open", st.Active, failed)
+			}
+		})
 	}
 }
