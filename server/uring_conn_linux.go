@@ -84,6 +84,7 @@ type uringConn struct {
 	recv       bool  // a recv is armed: its last completion is yet to come
 	cancelling bool  // the armed recv is being cancelled
 	eof        bool  // the peer's EOF arrived while reading was stopped
+	pollFirst  bool  // the last recv ended with EAGAIN: the next waits for input before it tries
 	closing    bool  // closed: its requests are being cancelled
 	sendPosted bool  // a sendTask is posted for the connection (under mu)
 	awaitOut   bool  // a poll for room in the socket is armed, for a file range or a refused send (under mu)
@@ -161,6 +162,10 @@ func (l *loop) syncRecv(c *evConn) {
 		}
 		sqe.PrepRecvMultishot(urData(urRecv, c.slot), c.fd, l.ur.bufs.Group())
 		sqe.SetRecvLimit(l.ur.recvLimit)
+		if u.pollFirst {
+			sqe.SetPollFirst() // not tried, and refused, again at once
+			u.pollFirst = false
+		}
 		u.recv = true
 	case !want && u.recv && !u.cancelling:
 		l.cancel(c, urData(urRecv, c.slot))
@@ -200,12 +205,15 @@ func (l *loop) received(c *evConn, cqe *uring.CQE, in []byte) {
 		case c.state == evReading:
 			u.eof = true // after the held input, when reading resumes
 		}
-	case err == unix.ECANCELED, err == unix.ENOBUFS, err == unix.EAGAIN, err == nil:
+	case err == unix.EAGAIN:
+		// The kernel gave up waiting on the non-blocking socket (as it
+		// has been seen to for a send, see sent): syncRecv below re-arms,
+		// with a recv that waits for input first.
+		u.pollFirst = true
+	case err == unix.ECANCELED, err == unix.ENOBUFS, err == nil:
 		// Cancelled because reading stopped, the buffers ran out
-		// (recycled by now), the kernel gave up waiting on the
-		// non-blocking socket (as it has been seen to for a send, see
-		// sent), or the recv took its limit: syncRecv below re-arms if
-		// it should.
+		// (recycled by now), or the recv took its limit: syncRecv below
+		// re-arms if it should.
 	case err == unix.EINVAL && l.ur.recvLimit > 0:
 		// A kernel without the limit (see urRecvLimit): read without.
 		l.ur.recvLimit = 0

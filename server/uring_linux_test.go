@@ -189,3 +189,46 @@ func TestUringSendRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestUringRecvRefused: a recv the kernel ends with EAGAIN, having taken
+// nothing, is armed again, polling first, so the connection goes on
+// reading: every byte is echoed and it stays open. Not parallel, as
+// TestUringSendRefused.
+func TestUringRecvRefused(t *testing.T) {
+	if uringUnavailable != nil {
+		t.Skip(uringUnavailable)
+	}
+	srv := &Server{Engine: Uring, Loops: 1, Handler: echoHandler()}
+	addr := serve(t, srv, "tcp")
+	restore := uring.FailRecvs(3, unix.EAGAIN)
+	failed := -1
+	defer func() {
+		if failed < 0 {
+			restore()
+		}
+	}()
+	c := dial(t, addr)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	for i, size := range []int{100, 64 << 10, 100} {
+		msg := pattern(uint64(i), size)
+		werr := make(chan error, 1)
+		go func() {
+			_, err := c.Write(msg)
+			werr <- err
+		}()
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("echo %d (%d bytes): %v (Stats %+v)", i, size, err, srv.Stats())
+		}
+		checkEcho(t, got, msg)
+		if err := <-werr; err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if failed = restore(); failed != 3 {
+		t.Fatalf("%d recvs were refused, want 3: the test did not test", failed)
+	}
+	if st := srv.Stats(); st.Active != 1 {
+		t.Errorf("Stats.Active = %d after refused recvs, want the connection open", st.Active)
+	}
+}

@@ -48,6 +48,7 @@ const (
 	sqeBufferSelect    = 1 << 5
 	acceptMultishot    = 1 << 0 // in ioprio
 	recvMultishot      = 1 << 1 // in ioprio
+	recvsendPollFirst  = 1 << 0 // in ioprio: IORING_RECVSEND_POLL_FIRST
 	cancelFD           = 1 << 1
 	cqeFBuffer         = 1 << 0
 	cqeFMore           = 1 << 1

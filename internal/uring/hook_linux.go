@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -36,13 +37,15 @@ func RefuseIncremental() (restore func()) {
 	return func() { sysRegister = real }
 }
 
-// sendFaults is FailSends' state while it is in force, else nil.
-var sendFaults atomic.Pointer[faults]
+// faultsInForce is FailSends' or FailRecvs' state while it is in force, else
+// nil.
+var faultsInForce atomic.Pointer[faults]
 
-// faults are the sends FailSends is still to fail, and the user data of
-// those it has turned into no-ops, whose completions are yet to carry the
-// error.
+// faults are the requests FailSends or FailRecvs is still to fail (those
+// of opcodes ops), and the user data of those it has turned into no-ops,
+// whose completions are yet to carry the error.
 type faults struct {
+	ops    []uint8
 	mu     sync.Mutex
 	left   int
 	res    int32
@@ -57,24 +60,35 @@ type faults struct {
 // of packages built on this one, which must show that they survive what
 // the kernel may answer; it costs a Ring nothing while it is not in force.
 func FailSends(n int, errno unix.Errno) (restore func() (failed int)) {
-	f := &faults{left: n, res: -int32(errno), posted: map[uint64]int{}}
-	sendFaults.Store(f)
+	return fail([]uint8{opSend, opSendmsg}, n, errno)
+}
+
+// FailRecvs is FailSends for recvs (PrepRecvMultishot): each of the next
+// n takes nothing and ends, its one completion carrying -errno and no
+// More, as a multishot recv the kernel gave up on would.
+func FailRecvs(n int, errno unix.Errno) (restore func() (failed int)) {
+	return fail([]uint8{opRecv}, n, errno)
+}
+
+func fail(ops []uint8, n int, errno unix.Errno) func() int {
+	f := &faults{ops: ops, left: n, res: -int32(errno), posted: map[uint64]int{}}
+	faultsInForce.Store(f)
 	return func() int {
-		sendFaults.Store(nil)
+		faultsInForce.Store(nil)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return n - f.left
 	}
 }
 
-// beforeEnter turns the sends among the entries about to be submitted, up
-// to the count left, into no-ops.
+// beforeEnter turns the requests of f's opcodes among the entries about to
+// be submitted, up to the count left, into no-ops.
 func (f *faults) beforeEnter(r *Ring, toSubmit uint32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := r.sq.next - toSubmit; i != r.sq.next && f.left > 0; i++ {
 		s := &r.sq.sqes[i&r.sq.mask]
-		if s.opcode == opSend || s.opcode == opSendmsg {
+		if slices.Contains(f.ops, s.opcode) {
 			*s = SQE{opcode: opNop, userData: s.userData}
 			f.posted[s.userData]++
 			f.left--

@@ -80,6 +80,16 @@ func (s *SQE) SetRecvLimit(n uint32) {
 	s.spliceFDIn = int32(n) // the union's optlen
 }
 
+// SetPollFirst makes a recv (or send) wait for the socket to be ready
+// before it tries, where by default it tries at once and waits only if
+// that finds nothing: for a request the caller expects to wait, such as a
+// recv re-armed after the kernel answered EAGAIN, which would otherwise be
+// tried, and perhaps refused, again at once (IORING_RECVSEND_POLL_FIRST,
+// Linux 5.19).
+func (s *SQE) SetPollFirst() {
+	s.ioprio |= recvsendPollFirst
+}
+
 // PrepSend prepares a send(2) of p on fd with flags (unix.MSG_NOSIGNAL,
 // unix.MSG_WAITALL). Res is the number of bytes sent, which on a stream
 // socket may be fewer than len(p): the caller sends the rest, and keeps at

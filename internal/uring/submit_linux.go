@@ -84,7 +84,7 @@ func (r *Ring) enter(minComplete, flags uint32, arg *geteventsArg) (int, error) 
 	if arg != nil {
 		argp, argSize = unsafe.Pointer(arg), unsafe.Sizeof(*arg)
 	}
-	f := sendFaults.Load() // a test's FailSends
+	f := faultsInForce.Load() // a test's FailSends or FailRecvs
 	if f != nil {
 		f.beforeEnter(r, toSubmit)
 	}

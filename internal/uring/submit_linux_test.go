@@ -429,3 +429,47 @@ func TestFailSends(t *testing.T) {
 		t.Fatalf("the peer read %q, %v; want only the two sends that ran", buf[:n], err)
 	}
 }
+
+// TestRecvPollFirst: a multishot recv that polls first waits on an empty
+// socket, then takes what arrives, and one on a socket that already holds
+// data takes it at once: the same completions as without the flag.
+func TestRecvPollFirst(t *testing.T) {
+	for _, early := range []bool{false, true} {
+		t.Run(fmt.Sprintf("data-first=%v", early), func(t *testing.T) {
+			r := newRing(t, nil)
+			b, err := r.NewBufferRing(1, 16, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, peer := socketpair(t)
+			msg := []byte("polled first")
+			if early {
+				if _, err := unix.Write(peer, msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := sqe(t, r)
+			s.PrepRecvMultishot(7, a, b.Group())
+			s.SetPollFirst()
+			if !early {
+				if _, err := r.SubmitAndWaitTimeout(1, 20*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+				for c := range r.CQEs() {
+					t.Fatalf("a recv on an empty socket completed: %+v (%v)", *c, c.Err())
+				}
+				if _, err := unix.Write(peer, msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := waitOne(t, r)
+			if c.UserData != 7 || c.Res != int32(len(msg)) || !c.More() {
+				t.Fatalf("recv completed with %+v (%v), want %d bytes and More", c, c.Err(), len(msg))
+			}
+			got, err := b.Take(&c)
+			if err != nil || string(got) != string(msg) {
+				t.Fatalf("took %q, %v; want %q", got, err, msg)
+			}
+		})
+	}
+}
