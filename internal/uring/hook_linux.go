@@ -59,6 +59,9 @@ type faults struct {
 // as a no-op whose completion's Res is then rewritten. It is for the tests
 // of packages built on this one, which must show that they survive what
 // the kernel may answer; it costs a Ring nothing while it is not in force.
+// A no-op's completion is found by its user data (and a Res of 0), so the
+// caller's user data must tell these requests from others in flight; the
+// entry's flags (a link) are dropped with it.
 func FailSends(n int, errno unix.Errno) (restore func() (failed int)) {
 	return fail([]uint8{opSend, opSendmsg}, n, errno)
 }
