@@ -5,13 +5,11 @@ package server
 import (
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -126,109 +124,63 @@ func TestUringReadsFallBack(t *testing.T) {
 	}
 }
 
-// TestUringSendRefused: a send the kernel completes with EAGAIN, having
-// sent nothing (seen on a full non-blocking socket under load), is sent
-// again once the socket has room: every byte is echoed, in order, and the
-// connection stays open, plain and over TLS (whose records must keep
-// their order too). Until that was handled the connection closed with
-// "resource temporarily unavailable", losing what was queued. Not
-// parallel: uring.FailSends is the process's.
-func TestUringSendRefused(t *testing.T) {
+// TestUringKernelRefusals: a request the kernel ends with EAGAIN, having
+// moved nothing, goes again: a send once the socket has room (seen on a
+// full non-blocking socket under load), a recv armed again to poll first.
+// Every byte is echoed, in order, and the connection stays open, plain and
+// over TLS (whose records must keep their order too). Until that was
+// handled the connection closed with "resource temporarily unavailable",
+// losing what was queued. Not parallel: uring's fault hooks are the
+// process's.
+func TestUringKernelRefusals(t *testing.T) {
 	if uringUnavailable != nil {
 		t.Skip(uringUnavailable)
 	}
 	srvConf, cliConf := tlsConfigs(t)
-	for _, tc := range []struct {
+	for _, fault := range []struct {
 		name string
-		conf *tls.Config
+		fail func(n int, errno unix.Errno) (restore func() int)
 	}{
-		{"plain", nil},
-		{"tls", srvConf},
+		{"send", uring.FailSends},
+		{"recv", uring.FailRecvs},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := &Server{Engine: Uring, Loops: 1, Handler: echoHandler(), TLSConfig: tc.conf}
-			addr := serve(t, srv, "tcp")
-			var c net.Conn
-			if tc.conf != nil {
-				c = dialTLS(t, addr, cliConf)
-			} else {
-				c = dial(t, addr)
-			}
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			restore := uring.FailSends(6, unix.EAGAIN)
-			failed := -1
-			defer func() {
-				if failed < 0 {
-					restore()
+		for _, tc := range []struct {
+			name string
+			conf *tls.Config
+		}{
+			{"plain", nil},
+			{"tls", srvConf},
+		} {
+			t.Run(fault.name+"/"+tc.name, func(t *testing.T) {
+				srv := &Server{Engine: Uring, Loops: 1, Handler: echoHandler(), TLSConfig: tc.conf}
+				addr := serve(t, srv, "tcp")
+				var c net.Conn
+				if tc.conf != nil {
+					c = dialTLS(t, addr, cliConf)
+				} else {
+					c = dial(t, addr)
 				}
-			}()
-			// Small echoes go in one send; 512 KiB is queued in several
-			// buffers and goes in sendmsg gathers.
-			for i, size := range []int{100, 4096, 100, 512 << 10, 4096, 512 << 10, 100} {
-				msg := pattern(uint64(i), size)
-				werr := make(chan error, 1)
-				go func() {
-					_, err := c.Write(msg)
-					werr <- err
+				const refusals = 3
+				restore := fault.fail(refusals, unix.EAGAIN)
+				failed := -1
+				defer func() {
+					if failed < 0 {
+						restore()
+					}
 				}()
-				got := make([]byte, size)
-				if _, err := io.ReadFull(c, got); err != nil {
-					t.Fatalf("echo %d (%d bytes): %v (Stats %+v)", i, size, err, srv.Stats())
+				// Small echoes go in one send; 512 KiB is queued in
+				// several buffers and goes in sendmsg gathers.
+				for i, size := range []int{100, 4096, 100, 512 << 10, 4096, 512 << 10, 100} {
+					msg := pattern(uint64(i), size)
+					checkEcho(t, roundTrip(t, c, msg), msg)
 				}
-				checkEcho(t, got, msg)
-				if err := <-werr; err != nil {
-					t.Fatalf("write %d: %v", i, err)
+				if failed = restore(); failed != refusals {
+					t.Fatalf("%d requests were refused, want %d: the test did not test", failed, refusals)
 				}
-			}
-			if failed = restore(); failed == 0 {
-				t.Fatal("no send was refused: the test did not test")
-			}
-			if st := srv.Stats(); st.Active != 1 {
-				t.Errorf("Stats.Active = %d after %d refused sends, want the connection open", st.Active, failed)
-			}
-		})
-	}
-}
-
-// TestUringRecvRefused: a recv the kernel ends with EAGAIN, having taken
-// nothing, is armed again, polling first, so the connection goes on
-// reading: every byte is echoed and it stays open. Not parallel, as
-// TestUringSendRefused.
-func TestUringRecvRefused(t *testing.T) {
-	if uringUnavailable != nil {
-		t.Skip(uringUnavailable)
-	}
-	srv := &Server{Engine: Uring, Loops: 1, Handler: echoHandler()}
-	addr := serve(t, srv, "tcp")
-	restore := uring.FailRecvs(3, unix.EAGAIN)
-	failed := -1
-	defer func() {
-		if failed < 0 {
-			restore()
+				if st := srv.Stats(); st.Active != 1 {
+					t.Errorf("Stats.Active = %d after %d refusals, want the connection open", st.Active, failed)
+				}
+			})
 		}
-	}()
-	c := dial(t, addr)
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	for i, size := range []int{100, 64 << 10, 100} {
-		msg := pattern(uint64(i), size)
-		werr := make(chan error, 1)
-		go func() {
-			_, err := c.Write(msg)
-			werr <- err
-		}()
-		got := make([]byte, size)
-		if _, err := io.ReadFull(c, got); err != nil {
-			t.Fatalf("echo %d (%d bytes): %v (Stats %+v)", i, size, err, srv.Stats())
-		}
-		checkEcho(t, got, msg)
-		if err := <-werr; err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
-	if failed = restore(); failed != 3 {
-		t.Fatalf("%d recvs were refused, want 3: the test did not test", failed)
-	}
-	if st := srv.Stats(); st.Active != 1 {
-		t.Errorf("Stats.Active = %d after refused recvs, want the connection open", st.Active)
 	}
 }
