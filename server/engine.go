@@ -99,8 +99,8 @@ func (e *Engine) UnmarshalText(b []byte) error {
 // it sets up and closes a ring, its buffer ring and its waker as a loop
 // does, so it sees what the kernel, kernel.io_uring_disabled or a seccomp
 // filter refuses; that is a few system calls, so ask once, before
-// choosing. ThreadedSyscall
-// is supported everywhere: elsewhere than Linux it runs as Threaded.
+// choosing. ThreadedSyscall is supported everywhere: elsewhere than Linux
+// it runs as Threaded.
 //
 // A program that wants io_uring where it works and epoll elsewhere asks
 // for that fallback itself:

@@ -23,10 +23,10 @@ import (
 // took and sends the rest, so the bytes keep their order; a send the kernel
 // ends with EAGAIN, having sent nothing, waits for room (awaitRoomLocked)
 // and goes again. A file range at the head goes by sendfile(2) on the
-// loop, with the same poll for room when the socket is full. A closing connection cancels its
-// requests and closes its descriptor once none is in flight: until then
-// completions may still name it, and the kernel may still read the send's
-// buffer.
+// loop, with the same poll for room when the socket is full. A closing
+// connection cancels its requests and closes its descriptor once none is
+// in flight: until then completions may still name it, and the kernel may
+// still read the send's buffer.
 
 // Read buffers. A loop's recvs share one provided buffer ring of
 // urBufBytes, so that an idle connection holds no buffer and the loop's

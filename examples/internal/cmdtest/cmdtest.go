@@ -28,9 +28,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sockpool/sockpool/server"
-	"time"
 )
 
 // Buffer is a bytes.Buffer that exec's copying goroutine and the test may
