@@ -155,7 +155,11 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		// does: it is made in turn, see pumpLater).
 		return total, false, c.deferLocked(p)
 	}
-	direct := c.ur == nil || c.l.ur.inline.Load() != c
+	// On a uring loop that is running a handler, output queues for the
+	// turn's batch whichever of the loop's connections it is for, so a
+	// relay's Write to its peer costs no write(2) of its own (see
+	// uringLoop.inline).
+	direct := c.ur == nil || c.l.ur.inline.Load() == nil
 	if (c.q == nil || len(c.q.out) == 0) && direct {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.
@@ -185,9 +189,9 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 		}
 		c.stallSince.Store(c.l.clock.Load())
 	} else if c.q == nil || len(c.q.out) == 0 {
-		// A uring handler on its loop does not write here: it queues,
-		// and the loop sends with the turn's other requests
-		// (scheduleSendLocked), in the system call that waits.
+		// A uring loop's handler does not write here: it queues, and the
+		// loop sends with the turn's other requests (scheduleSendLocked),
+		// in the system call that waits.
 		if !lend && len(p) > c.l.srv.outputLimit {
 			return 0, false, c.overLimitLocked()
 		}

@@ -184,3 +184,50 @@ func TestUringKernelRefusals(t *testing.T) {
 		}
 	}
 }
+
+// pairRelay relays between the first two connections it opens, as a
+// proxy does, and counts the Writes whose bytes were still queued when
+// Write returned.
+type pairRelay struct {
+	opened         chan Conn
+	conns          [2]Conn
+	writes, queued atomic.Int64
+}
+
+func (p *pairRelay) OnOpen(c Conn) { p.opened <- c }
+
+func (p *pairRelay) OnData(c Conn, in []byte) {
+	peer := p.conns[0]
+	if peer == c {
+		peer = p.conns[1]
+	}
+	peer.Write(in)
+	p.writes.Add(1)
+	if peer.Congested() {
+		p.queued.Add(1)
+	}
+}
+
+// TestUringRelayQueues: a handler's Write to another connection of its
+// loop queues for the turn's batch, as its Writes to its own do, instead
+// of costing a write(2) then and there; every relayed byte arrives, in
+// order, both ways.
+func TestUringRelayQueues(t *testing.T) {
+	if uringUnavailable != nil {
+		t.Skip(uringUnavailable)
+	}
+	h := &pairRelay{opened: make(chan Conn, 2)}
+	// One loop, so both connections are on it; a high-water mark of one
+	// byte makes Congested report any queued output.
+	srv := &Server{Engine: Uring, Loops: 1, WriteHighWater: 1, Handler: h}
+	addr := serve(t, srv, "tcp")
+	a := dial(t, addr)
+	h.conns[0] = <-h.opened
+	b := dial(t, addr)
+	h.conns[1] = <-h.opened
+	msg := pattern(3, 1<<20)
+	checkEcho(t, roundTripVia(t, a, b, msg), msg)
+	if w, q := h.writes.Load(), h.queued.Load(); w == 0 || q != w {
+		t.Errorf("%d of %d relayed Writes left their bytes queued, want all", q, w)
+	}
+}

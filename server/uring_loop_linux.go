@@ -72,11 +72,12 @@ type uringLoop struct {
 	// then wakes it.
 	sleeping atomic.Bool
 	// inline is the connection whose handler runs on the loop, if any:
-	// its Writes queue for the turn's batch, where other goroutines'
-	// Writes write(2) at once when nothing is queued, as on the epoll
-	// loop, rather than wait for a loop that may be busy. Atomic because
-	// any goroutine's Write reads it; a Write to c from elsewhere during
-	// c's handler call only queues, which is as correct.
+	// while it is set, Writes to the loop's connections queue for the
+	// turn's batch, where at other times Writes (from other goroutines)
+	// write(2) at once when nothing is queued, as on the epoll loop,
+	// rather than wait for a loop that may be busy. Atomic because any
+	// goroutine's Write reads it; a Write from elsewhere during a handler
+	// call only queues, which is as correct.
 	inline    atomic.Pointer[evConn]
 	recvLimit uint32 // each recv's limit (urRecvLimit), 0 where the kernel has none
 	// sends are the loop's free send states. A send takes one and gives
