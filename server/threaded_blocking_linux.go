@@ -125,6 +125,7 @@ func (t *blockingTransport) read(c *threadedConn, size int) ([]byte, int, error)
 }
 
 func (t *blockingTransport) release([]byte) {}
+func (t *blockingTransport) idle()          {}
 
 // read1 is one read(2) into p; a stop already under way makes it fail with
 // EINTR instead. stop sets stopping before it reads inRead (in wake);

@@ -65,6 +65,9 @@ type transport interface {
 	// stop's wake-up is one).
 	read(c *threadedConn, size int) (buf []byte, n int, err error)
 	release(buf []byte)
+	// idle gives back what the transport keeps for the next read: none
+	// comes until reading resumes (holdReads).
+	idle()
 	// setReadDeadline bounds the reads that follow (zero: no bound).
 	setReadDeadline(t time.Time) error
 	// setHandshakeDeadline bounds a TLS handshake's reads and writes; zero

@@ -77,6 +77,7 @@ func (c *threadedConn) CloseWrite() error {
 // still applies (ReadTimeout does not: the silence is ours), and ends the
 // wait with ErrIdleTimeout.
 func (c *threadedConn) holdReads(eof bool) error {
+	c.tr.idle()
 	idle := c.srv.IdleTimeout
 	start := time.Now()
 	for {

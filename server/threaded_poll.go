@@ -28,6 +28,11 @@ type pollTransport struct {
 	rn   int
 	rerr error
 	lent bool
+	// spare is the last read's buffer, given back by release: the next
+	// readRaw reads into it, and one that finds nothing puts it back in
+	// the pool before the goroutine parks. A busy connection then takes a
+	// buffer from the pool once per wake-up, not twice per message.
+	spare []byte
 
 	// sent counts the bytes write handed to the kernel, and handshaking
 	// makes it write without WriteTimeout while a handshake's own deadline
@@ -71,8 +76,17 @@ func (t *pollTransport) read(c *threadedConn, size int) ([]byte, int, error) {
 
 func (t *pollTransport) release(buf []byte) {
 	if t.lent {
-		bufs.Put(buf)
-		t.lent = false
+		t.spare, t.lent = buf, false
+	}
+}
+
+func (t *pollTransport) idle() { t.dropSpare() }
+
+// dropSpare puts the spare buffer back in the pool: no read takes it soon.
+func (t *pollTransport) dropSpare() {
+	if t.spare != nil {
+		bufs.Put(t.spare)
+		t.spare = nil
 	}
 }
 
@@ -84,6 +98,7 @@ func (t *pollTransport) setHandshakeDeadline(d time.Time) error {
 }
 
 func (t *pollTransport) tlsConn(prefix []byte) net.Conn {
+	t.dropSpare() // crypto/tls reads into the connection's held buffer
 	var under net.Conn = timedConn{t.nc, t}
 	if len(prefix) > 0 {
 		under = &prefixConn{Conn: under, prefix: prefix}
@@ -125,7 +140,10 @@ func (t *pollTransport) delivered() bool {
 	return ok
 }
 
-func (t *pollTransport) close() { t.nc.Close() }
+func (t *pollTransport) close() {
+	t.dropSpare()
+	t.nc.Close()
+}
 
 // writeDeadlined is write for a socket without a RawConn: each deadline
 // covers one write call, and one that moved bytes before it passed is

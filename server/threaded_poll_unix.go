@@ -33,9 +33,17 @@ func rawConn(nc net.Conn) syscall.RawConn {
 // may be readable (and once before waiting, since readiness seen before the
 // wait is forgotten). It takes a buffer and reads; on EAGAIN it gives the
 // buffer back and returns false, so the goroutine parks on the poller
-// holding no buffer.
+// holding no buffer. It reads into the spare buffer when there is one of
+// the size asked for.
 func (t *pollTransport) readRaw(fd uintptr) bool {
-	buf := bufs.Get(t.size)
+	buf := t.spare
+	t.spare = nil
+	if len(buf) != t.size {
+		if buf != nil {
+			bufs.Put(buf)
+		}
+		buf = bufs.Get(t.size)
+	}
 	for {
 		n, err := unix.Read(int(fd), buf)
 		switch err {
