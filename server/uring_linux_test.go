@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -189,18 +190,26 @@ func TestUringKernelRefusals(t *testing.T) {
 // proxy does, and counts the Writes whose bytes were still queued when
 // Write returned.
 type pairRelay struct {
-	opened         chan Conn
-	conns          [2]Conn
+	opened         chan struct{} // a send per connection opened
+	mu             sync.Mutex
+	conns          []Conn
 	writes, queued atomic.Int64
 }
 
-func (p *pairRelay) OnOpen(c Conn) { p.opened <- c }
+func (p *pairRelay) OnOpen(c Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+	p.opened <- struct{}{}
+}
 
 func (p *pairRelay) OnData(c Conn, in []byte) {
+	p.mu.Lock()
 	peer := p.conns[0]
 	if peer == c {
 		peer = p.conns[1]
 	}
+	p.mu.Unlock()
 	peer.Write(in)
 	p.writes.Add(1)
 	if peer.Congested() {
@@ -216,15 +225,15 @@ func TestUringRelayQueues(t *testing.T) {
 	if uringUnavailable != nil {
 		t.Skip(uringUnavailable)
 	}
-	h := &pairRelay{opened: make(chan Conn, 2)}
+	h := &pairRelay{opened: make(chan struct{}, 2)}
 	// One loop, so both connections are on it; a high-water mark of one
 	// byte makes Congested report any queued output.
 	srv := &Server{Engine: Uring, Loops: 1, WriteHighWater: 1, Handler: h}
 	addr := serve(t, srv, "tcp")
 	a := dial(t, addr)
-	h.conns[0] = <-h.opened
+	<-h.opened // a is the first
 	b := dial(t, addr)
-	h.conns[1] = <-h.opened
+	<-h.opened
 	msg := pattern(3, 1<<20)
 	checkEcho(t, roundTripVia(t, a, b, msg), msg)
 	if w, q := h.writes.Load(), h.queued.Load(); w == 0 || q != w {
