@@ -158,8 +158,8 @@ func (c *evConn) putLocked(p []byte, lend bool) (int, bool, error) {
 	// On a uring loop that is running a handler, output queues for the
 	// turn's batch whichever of the loop's connections it is for, so a
 	// relay's Write to its peer costs no write(2) of its own (see
-	// uringLoop.inline).
-	direct := c.ur == nil || c.l.ur.inline.Load() == nil
+	// uringLoop.inHandler).
+	direct := c.ur == nil || !c.l.ur.inHandler.Load()
 	if (c.q == nil || len(c.q.out) == 0) && direct {
 		// Nothing queued: write straight to the socket, which takes it all in
 		// the common case, and queue only what it refuses.

@@ -80,14 +80,10 @@ func (t *pollTransport) release(buf []byte) {
 	}
 }
 
-func (t *pollTransport) idle() { t.dropSpare() }
-
-// dropSpare puts the spare buffer back in the pool: no read takes it soon.
-func (t *pollTransport) dropSpare() {
-	if t.spare != nil {
-		bufs.Put(t.spare)
-		t.spare = nil
-	}
+// idle puts the spare buffer back in the pool: no read takes it soon.
+func (t *pollTransport) idle() {
+	bufs.Put(t.spare) // nil is no buffer to put
+	t.spare = nil
 }
 
 func (t *pollTransport) setReadDeadline(d time.Time) error { return t.nc.SetReadDeadline(d) }
@@ -98,7 +94,7 @@ func (t *pollTransport) setHandshakeDeadline(d time.Time) error {
 }
 
 func (t *pollTransport) tlsConn(prefix []byte) net.Conn {
-	t.dropSpare() // crypto/tls reads into the connection's held buffer
+	t.idle() // crypto/tls reads into the connection's held buffer
 	var under net.Conn = timedConn{t.nc, t}
 	if len(prefix) > 0 {
 		under = &prefixConn{Conn: under, prefix: prefix}
@@ -141,7 +137,7 @@ func (t *pollTransport) delivered() bool {
 }
 
 func (t *pollTransport) close() {
-	t.dropSpare()
+	t.idle()
 	t.nc.Close()
 }
 

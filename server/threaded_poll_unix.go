@@ -39,9 +39,7 @@ func (t *pollTransport) readRaw(fd uintptr) bool {
 	buf := t.spare
 	t.spare = nil
 	if len(buf) != t.size {
-		if buf != nil {
-			bufs.Put(buf)
-		}
+		bufs.Put(buf) // nil, or of the size asked for before
 		buf = bufs.Get(t.size)
 	}
 	for {

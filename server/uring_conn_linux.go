@@ -261,17 +261,17 @@ func (l *loop) input(c *evConn, p []byte) {
 }
 
 // handOver gives p to the handler and reports whether reading goes on.
-// While the handler runs on the loop, its Writes to c queue for the turn's
-// batch instead of writing (see putLocked).
+// While the handler runs on the loop, its Writes to the loop's connections
+// queue for the turn's batch instead of writing (see putLocked).
 func (l *loop) handOver(c *evConn, p []byte) bool {
-	l.ur.inline.Store(c)
+	l.ur.inHandler.Store(true)
 	var ok bool
 	if c.tls != nil {
 		ok = l.deliverTLS(c, p)
 	} else {
 		ok = l.deliver(c, p)
 	}
-	l.ur.inline.Store(nil)
+	l.ur.inHandler.Store(false)
 	return ok && !l.readStops(c)
 }
 

@@ -71,14 +71,14 @@ type uringLoop struct {
 	// sleeping is true while the loop may be blocked in the enter: a post
 	// then wakes it.
 	sleeping atomic.Bool
-	// inline is the connection whose handler runs on the loop, if any:
-	// while it is set, Writes to the loop's connections queue for the
-	// turn's batch, where at other times Writes (from other goroutines)
-	// write(2) at once when nothing is queued, as on the epoll loop,
-	// rather than wait for a loop that may be busy. Atomic because any
-	// goroutine's Write reads it; a Write from elsewhere during a handler
-	// call only queues, which is as correct.
-	inline    atomic.Pointer[evConn]
+	// inHandler is set while a handler runs on the loop: then Writes to
+	// the loop's connections queue for the turn's batch, where at other
+	// times Writes (from other goroutines) write(2) at once when nothing
+	// is queued, as on the epoll loop, rather than wait for a loop that
+	// may be busy. Atomic because any goroutine's Write reads it; a Write
+	// from elsewhere during a handler call only queues, which is as
+	// correct.
+	inHandler atomic.Bool
 	recvLimit uint32 // each recv's limit (urRecvLimit), 0 where the kernel has none
 	// sends are the loop's free send states. A send takes one and gives
 	// it back at its completion, so there are as many as sends once were
