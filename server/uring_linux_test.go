@@ -220,23 +220,39 @@ func (p *pairRelay) OnData(c Conn, in []byte) {
 // TestUringRelayQueues: a handler's Write to another connection of its
 // loop queues for the turn's batch, as its Writes to its own do, instead
 // of costing a write(2) then and there; every relayed byte arrives, in
-// order, both ways.
+// order, both ways, plain and over TLS.
 func TestUringRelayQueues(t *testing.T) {
 	if uringUnavailable != nil {
 		t.Skip(uringUnavailable)
 	}
-	h := &pairRelay{opened: make(chan struct{}, 2)}
-	// One loop, so both connections are on it; a high-water mark of one
-	// byte makes Congested report any queued output.
-	srv := &Server{Engine: Uring, Loops: 1, WriteHighWater: 1, Handler: h}
-	addr := serve(t, srv, "tcp")
-	a := dial(t, addr)
-	<-h.opened // a is the first
-	b := dial(t, addr)
-	<-h.opened
-	msg := pattern(3, 1<<20)
-	checkEcho(t, roundTripVia(t, a, b, msg), msg)
-	if w, q := h.writes.Load(), h.queued.Load(); w == 0 || q != w {
-		t.Errorf("%d of %d relayed Writes left their bytes queued, want all", q, w)
+	srvConf, cliConf := tlsConfigs(t)
+	for _, tc := range []struct {
+		name string
+		conf *tls.Config
+	}{
+		{"plain", nil},
+		{"tls", srvConf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &pairRelay{opened: make(chan struct{}, 2)}
+			// One loop, so both connections are on it; a high-water mark
+			// of one byte makes Congested report any queued output.
+			srv := &Server{Engine: Uring, Loops: 1, WriteHighWater: 1, Handler: h, TLSConfig: tc.conf}
+			addr := serve(t, srv, "tcp")
+			open := func() net.Conn {
+				defer func() { <-h.opened }()
+				if tc.conf != nil {
+					return dialTLS(t, addr, cliConf)
+				}
+				return dial(t, addr)
+			}
+			a := open() // the first
+			b := open()
+			msg := pattern(3, 1<<20)
+			checkEcho(t, roundTripVia(t, a, b, msg), msg)
+			if w, q := h.writes.Load(), h.queued.Load(); w == 0 || q != w {
+				t.Errorf("%d of %d relayed Writes left their bytes queued, want all", q, w)
+			}
+		})
 	}
 }
