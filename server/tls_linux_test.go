@@ -70,7 +70,9 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 			if err := <-errc; !errors.Is(err, ErrServerClosed) {
 				t.Fatalf("Serve returned %v", err)
 			}
-			if after := openFDs(t); after != before {
+			// More descriptors is a leak; fewer is an earlier test's
+			// socket whose close finished during this one (seen once in CI).
+			if after := openFDs(t); after > before {
 				t.Errorf("open fds went from %d to %d", before, after)
 			}
 		})
